@@ -1,0 +1,152 @@
+# Chorus - a conference bridge for telephony Media Streams.
+#
+#   make            build everything into build/
+#   make test       install missing packages, build, run every test
+#   make run        start the gateway on port 8080 with defaults
+#   make bench      build and run the benchmarks (prints numbers)
+#   make asan       the test suite under AddressSanitizer + UBSan
+#   make install    install the programs (PREFIX, DESTDIR honoured)
+#   make clean
+#
+# Sources are found by folder, so adding a file needs no edit here:
+#   codec/ mixer/            static libraries (no lws, no jansson)
+#   gateway/ mock-client/    a library of everything but main.c, plus main.c
+#   tests/support/           helpers linked into tests and benchmarks
+#   tests/test_*.c           one cmocka program each, run by `make test`
+#   tests/bench_*.c          one benchmark program each, run by `make bench`
+#   tests/bench_*.sh         benchmark scripts, run by `make bench` after them
+
+BUILD    ?= build
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+PORT     ?= 8080
+
+CC       ?= cc
+OPT      ?= -O2
+CFLAGS   ?= $(OPT) -g
+WARN      = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+PKGS      = libwebsockets jansson cmocka sndfile samplerate libuv
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CPPFLAGS += -I. -I$(BUILD)/gen -D_GNU_SOURCE
+ALL_CFLAGS = -std=gnu11 $(CFLAGS) $(WARN) $(PKG_CFLAGS) $(SAN_FLAGS) -MMD -MP
+LDLIBS   += $(PKG_LIBS) -lb64 -lm -lpthread
+
+ifeq ($(SANITIZE),1)
+SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
+            -fno-sanitize-recover=undefined
+endif
+
+codec_src   := $(filter-out codec/g711_gen.c,$(wildcard codec/*.c))
+mixer_src   := $(wildcard mixer/*.c)
+gateway_src := $(filter-out gateway/main.c,$(wildcard gateway/*.c))
+client_src  := $(filter-out mock-client/main.c,$(wildcard mock-client/*.c))
+support_src := $(wildcard tests/support/*.c)
+test_src    := $(wildcard tests/test_*.c)
+bench_src   := $(wildcard tests/bench_*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+codec_lib   := $(BUILD)/libchorus-codec.a
+mixer_lib   := $(if $(mixer_src),$(BUILD)/libchorus-mixer.a)
+gateway_lib := $(if $(gateway_src),$(BUILD)/libchorus-gateway.a)
+client_lib  := $(if $(client_src),$(BUILD)/libchorus-client.a)
+support_lib := $(if $(support_src),$(BUILD)/libchorus-testsupport.a)
+# Link order: users before what they use.
+libs := $(support_lib) $(client_lib) $(gateway_lib) $(mixer_lib) $(codec_lib)
+
+programs := $(if $(wildcard gateway/main.c),$(BUILD)/chorus-gateway) \
+            $(if $(wildcard mock-client/main.c),$(BUILD)/chorus-client)
+tests    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(test_src))
+benches  := $(patsubst tests/%.c,$(BUILD)/bench/%,$(bench_src))
+
+.PHONY: all deps test run bench asan install clean
+.DEFAULT_GOAL := all
+
+all: deps
+	@$(MAKE) --no-print-directory build-all
+
+.PHONY: build-all build-tests build-benches
+build-all: $(programs) $(libs)
+build-tests: build-all $(tests)
+build-benches: build-all $(benches)
+
+# Every entry point checks the packages first; the check is a few dpkg
+# queries, and installs (as root) only what is missing.
+deps:
+	@scripts/deps
+
+# --- objects and libraries --------------------------------------------------
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/gen/g711_gen: codec/g711_gen.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 $(WARN) $< -o $@
+
+$(BUILD)/gen/g711_tables.c: $(BUILD)/gen/g711_gen
+	$< > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/gen/g711_tables.o: $(BUILD)/gen/g711_tables.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Icodec $(ALL_CFLAGS) -c $< -o $@
+
+$(codec_lib): $(call obj,$(codec_src)) $(BUILD)/obj/gen/g711_tables.o
+$(BUILD)/libchorus-mixer.a: $(call obj,$(mixer_src))
+$(BUILD)/libchorus-gateway.a: $(call obj,$(gateway_src))
+$(BUILD)/libchorus-client.a: $(call obj,$(client_src))
+$(BUILD)/libchorus-testsupport.a: $(call obj,$(support_src))
+$(BUILD)/lib%.a:
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+# --- programs, tests, benchmarks --------------------------------------------
+
+$(BUILD)/chorus-gateway: $(call obj,gateway/main.c) $(libs)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/chorus-client: $(call obj,mock-client/main.c) $(libs)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/tests/% $(BUILD)/bench/%: $(BUILD)/obj/tests/%.o $(libs)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+.SECONDARY:
+
+# --- running ----------------------------------------------------------------
+
+# Tests find the binaries and fixtures through these.
+export CHORUS_BUILD    = $(abspath $(BUILD))
+export CHORUS_GATEWAY  = $(abspath $(BUILD))/chorus-gateway
+export CHORUS_CLIENT   = $(abspath $(BUILD))/chorus-client
+export CHORUS_FIXTURES = $(abspath tests/fixtures)
+
+test: deps
+	@$(MAKE) --no-print-directory build-tests
+	@scripts/run-tests $(tests)
+
+run: deps
+	@$(MAKE) --no-print-directory build-all
+	$(BUILD)/chorus-gateway --port $(PORT)
+
+bench: deps
+	@$(MAKE) --no-print-directory OPT=-O2 build-benches
+	@set -e; for b in $(benches); do echo "== $$b"; $$b; done; \
+	for s in $(wildcard tests/bench_*.sh); do echo "== $$s"; sh $$s; done
+
+asan: deps
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
+	 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	 $(MAKE) --no-print-directory BUILD=build/asan SANITIZE=1 OPT=-O1 test
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(programs) $(DESTDIR)$(PREFIX)/bin/
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
