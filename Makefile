@@ -60,9 +60,11 @@ libs := $(support_lib) $(client_lib) $(gateway_lib) $(mixer_lib) $(codec_lib)
 programs := $(if $(wildcard gateway/main.c),$(BUILD)/chorus-gateway) \
             $(if $(wildcard mock-client/main.c),$(BUILD)/chorus-client)
 tests    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(test_src))
-# End-to-end tests start the programs, which they find through CHORUS_GATEWAY
-# and CHORUS_CLIENT; every other test is a unit test.
-e2e_src  := $(shell grep -l -E 'CHORUS_(GATEWAY|CLIENT)' $(test_src) /dev/null)
+# End-to-end tests start programs: they name a variable that hands them one
+# (CHORUS_GATEWAY, CHORUS_CLIENT, CHORUS_ECHO_BASELINE) or use gwtest.h, the
+# helper that starts the gateway. Every other test is a unit test.
+e2e_src  := $(shell grep -l -E 'CHORUS_(GATEWAY|CLIENT|ECHO_BASELINE)|gwtest\.h' \
+                     $(test_src) /dev/null)
 unit_tests := $(patsubst tests/%.c,$(BUILD)/tests/%,$(filter-out $(e2e_src),$(test_src)))
 benches  := $(patsubst tests/%.c,$(BUILD)/bench/%,$(bench_src))
 
