@@ -1,0 +1,124 @@
+/*
+ * norm.c - bringing a mix (int32 sum of talkers) back into int16.
+ *
+ * limiter (the default): a peak limiter with a per-sample gain g.
+ *   - Below full scale with g at 1.0 it is not there at all: the samples are
+ *     copied, so one talker passes bit-exact and two quiet ones sum exactly.
+ *   - Attack: in a frame that needs it, a backward pass computes for every
+ *     sample the largest gain that keeps it and every later sample of the
+ *     frame within int16, ramped so the gain never has to fall faster than
+ *     MIX_LIMITER_ATTACK_MS from 1.0 to 0. So the gain starts falling before
+ *     the peak (a look-ahead within the frame) and no sample ever exceeds
+ *     full scale: nothing is clipped. Only a peak in the frame's first ~2 ms
+ *     can force a faster fall, since the previous frame is already sent.
+ *   - Release: g recovers exponentially toward 1.0 with a time constant of
+ *     MIX_LIMITER_RELEASE_MS, and snaps to exactly 1.0 once within 1e-4, so
+ *     transparency returns after a loud passage.
+ * average: the seed behaviour, the sum divided by the talkers mixed.
+ * clip: plain saturation, for comparison.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "mixer/internal.h"
+
+#define MIX_LIMITER_ATTACK_MS 2.0
+#define MIX_LIMITER_RELEASE_MS 50.0
+#define GAIN_SNAP (1.0f - 1e-4f)
+
+void mix__limiter_cfg(mix_limiter_cfg_t *cfg, unsigned rate)
+{
+	cfg->attack_step = (float)(1000.0 / (MIX_LIMITER_ATTACK_MS * rate));
+	cfg->release_coef =
+		(float)(1.0 - exp(-1000.0 / (MIX_LIMITER_RELEASE_MS * rate)));
+}
+
+void mix__limiter_idle(const mix_limiter_cfg_t *cfg, float *gain, unsigned n)
+{
+	if (*gain >= 1.0f)
+		return;
+	*gain = 1.0f - (1.0f - *gain) * powf(1.0f - cfg->release_coef,
+					     (float)n);
+	if (*gain > GAIN_SNAP)
+		*gain = 1.0f;
+}
+
+static int16_t sat16(int32_t x)
+{
+	return (int16_t)(x > 32767 ? 32767 : x < -32768 ? -32768 : x);
+}
+
+static int32_t peak_of(const int16_t *s, unsigned n)
+{
+	int32_t peak = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		int32_t m = s[i] < 0 ? -s[i] : s[i];
+
+		peak = m > peak ? m : peak;
+	}
+	return peak;
+}
+
+static void limit(const mix_limiter_cfg_t *cfg, const int32_t *in,
+		  unsigned n, float *gain, int16_t *out, bool *limited)
+{
+	float need[MIX_MAX_FRAME_SAMPLES];
+	float a = 1.0f, g = *gain, lowest = g;
+
+	for (unsigned i = n; i-- > 0;) {
+		int32_t x = in[i];
+		float r = x > 32767 ? 32767.0f / (float)x
+			: x < -32768 ? -32768.0f / (float)x : 1.0f;
+
+		a += cfg->attack_step;
+		a = a < r ? a : r;
+		need[i] = a;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		g += (1.0f - g) * cfg->release_coef;
+		if (g > GAIN_SNAP)
+			g = 1.0f;
+		g = g < need[i] ? g : need[i];
+		lowest = g < lowest ? g : lowest;
+		/* g <= 32767/|x|, so only float rounding could overshoot. */
+		out[i] = sat16((int32_t)lrintf((float)in[i] * g));
+	}
+	*gain = g;
+	*limited = lowest < 1.0f;
+}
+
+int32_t mix__normalize(mix_norm_t mode, const mix_limiter_cfg_t *cfg,
+		       const int32_t *in, unsigned n, unsigned talkers,
+		       float *gain, int16_t *out, bool *limited)
+{
+	*limited = false;
+	switch (mode) {
+	case MIX_NORM_AVERAGE:
+		/* One talker is its own average: copied exactly. */
+		for (unsigned i = 0; i < n; i++)
+			out[i] = sat16(in[i] / (int32_t)(talkers ? talkers : 1));
+		break;
+	case MIX_NORM_CLIP:
+		for (unsigned i = 0; i < n; i++)
+			out[i] = sat16(in[i]);
+		break;
+	case MIX_NORM_LIMITER:
+	default: {
+		int32_t hi = 0, lo = 0;
+
+		for (unsigned i = 0; i < n; i++) {
+			hi = in[i] > hi ? in[i] : hi;
+			lo = in[i] < lo ? in[i] : lo;
+		}
+		if (*gain >= 1.0f && hi <= 32767 && lo >= -32768) {
+			for (unsigned i = 0; i < n; i++)
+				out[i] = (int16_t)in[i];
+			return hi > -lo ? hi : -lo;
+		}
+		limit(cfg, in, n, gain, out, limited);
+		break;
+	}
+	}
+	return peak_of(out, n);
+}
