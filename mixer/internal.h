@@ -77,6 +77,8 @@ typedef struct mix_jitter {
 	int64_t adj;	   /* correction added to the nominal slot, samples */
 	int64_t rd;	   /* next stream position to play */
 	int64_t hi;	   /* end of the newest audio received */
+	int64_t hi_start;  /* start of the chunk that ends at hi */
+	uint64_t hi_arrival; /* and when it arrived */
 	int64_t last_end;  /* end of the last chunk, for ms-rounded stamps */
 
 	/* Drift: the earliest arrival ("lead", in samples) seen in the

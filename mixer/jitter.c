@@ -180,7 +180,8 @@ static void anchor(mix_jitter_t *jb, const mix_chunk_t *c, int64_t pos,
 			pos * 1000000000 / (int64_t)jb->rate;
 	jb->adj = 0;
 	jb->rd = slot(jb, now);
-	jb->hi = jb->rd;
+	jb->hi = jb->hi_start = jb->rd;
+	jb->hi_arrival = c->arrival_ns;
 	jb->lead_cur = jb->lead_prev = NONE;
 	jb->period_ticks = 0;
 	jb->anchored = true;
@@ -275,8 +276,11 @@ void mix__jb_put(mix_jitter_t *jb, const mix_chunk_t *c, const int16_t *a,
 				  (uint32_t)(nb - skip));
 	if (dup)
 		jb->duplicate++;
-	if (pos + n > jb->hi)
+	if (pos + n > jb->hi) {
 		jb->hi = pos + n;
+		jb->hi_start = pos;
+		jb->hi_arrival = c->arrival_ns;
+	}
 }
 
 /* ---- playing ---- */
@@ -367,9 +371,11 @@ int mix__jb_take(mix_jitter_t *jb, uint64_t now_ns, int16_t *out)
 		jb->rd = p;
 		lag = 0;
 	}
-	int64_t buffered = jb->hi - jb->rd;
+	/* The delay: from the newest chunk's arrival to its playing. */
+	int64_t wait_us = (jb->hi_start - jb->rd) * 1000 / jb->per_ms +
+			  ((int64_t)now_ns - (int64_t)jb->hi_arrival) / 1000;
 
-	jb->delay_ms = buffered > 0 ? (unsigned)(buffered / jb->per_ms) : 0;
+	jb->delay_ms = wait_us > 0 ? (unsigned)((wait_us + 500) / 1000) : 0;
 	if (jb->delay_ms > jb->delay_max_ms)
 		jb->delay_max_ms = jb->delay_ms;
 
