@@ -87,7 +87,6 @@ typedef struct mix_jitter {
 	unsigned period_ticks;
 
 	unsigned concealed_run; /* consecutive concealed frames */
-	int16_t last[MIX_MAX_FRAME_SAMPLES]; /* last frame played */
 
 	uint64_t late, dropped_cap, duplicate, concealed, stretched, squeezed;
 	unsigned delay_ms, delay_max_ms;
@@ -99,8 +98,11 @@ void mix__jb_free(mix_jitter_t *jb);
  * the current tick's time (used to place the play cursor at anchoring). */
 void mix__jb_put(mix_jitter_t *jb, const mix_chunk_t *c, const int16_t *a,
 		 uint32_t na, const int16_t *b, uint32_t nb, uint64_t now_ns);
-/* Produces the frame for the tick at now_ns into out. Returns MIX_JB_*. */
-int mix__jb_take(mix_jitter_t *jb, uint64_t now_ns, int16_t *out);
+/* Produces the frame for the tick at now_ns into out; prev is the frame it
+ * produced last time (kept by the caller, for concealment: no copy per tick).
+ * Returns MIX_JB_*. */
+int mix__jb_take(mix_jitter_t *jb, uint64_t now_ns, int16_t *out,
+		 const int16_t *prev);
 /* Sum of squares of the k-th frame after the play cursor (k = 0 is the next
  * tick's), if all of it is present. Used by the gate to look ahead. */
 bool mix__jb_peek_energy(const mix_jitter_t *jb, unsigned k, uint64_t *e);

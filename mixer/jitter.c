@@ -55,19 +55,20 @@
 /* A chunk this far behind the play cursor means a restarted stream. */
 #define REANCHOR_MS 1000
 
-static int64_t floordiv(int64_t a, int64_t b)
+static inline int64_t floordiv(int64_t a, int64_t b)
 {
 	int64_t q = a / b;
 
 	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
-/* Stream position due at server time t, before target and adj. */
+/* Stream position due at server time t, before target and adj. Constant
+ * divisors only: this runs per participant per tick, and per chunk. */
 static int64_t due(const mix_jitter_t *jb, uint64_t t)
 {
 	int64_t us = floordiv((int64_t)t - jb->anchor_ns, 1000);
 
-	return floordiv(us * (int64_t)jb->rate, 1000000);
+	return floordiv(us * (int64_t)jb->per_ms, 1000);
 }
 
 static int64_t slot(const mix_jitter_t *jb, uint64_t now)
@@ -77,10 +78,12 @@ static int64_t slot(const mix_jitter_t *jb, uint64_t now)
 
 /* ---- presence bits over the ring ---- */
 
-enum { BITS_COUNT, BITS_SET, BITS_CLEAR };
+enum { BITS_COUNT, BITS_SET, BITS_CLEAR, BITS_ANY, BITS_ALL };
 
-/* Applies op to the bits of n positions from pos (n <= size); returns the
- * number that were set before. */
+/* Applies op to the bits of n positions from pos (n <= size). COUNT returns
+ * how many are set, ANY and ALL return 1 or 0; SET and CLEAR return 0. Only
+ * COUNT needs popcount, a library call without -mpopcnt: the per-frame path
+ * uses the others, and COUNT only serves statistics of dropped audio. */
 static unsigned bits_op(uint64_t *bits, uint32_t mask, int64_t pos,
 			uint32_t n, int op)
 {
@@ -97,15 +100,20 @@ static unsigned bits_op(uint64_t *bits, uint32_t mask, int64_t pos,
 			take = mask + 1 - i;
 		uint64_t m = (take == 64 ? ~0ULL : ((1ULL << take) - 1)) << b;
 
-		was += (unsigned)__builtin_popcountll(bits[w] & m);
 		if (op == BITS_SET)
 			bits[w] |= m;
 		else if (op == BITS_CLEAR)
 			bits[w] &= ~m;
+		else if (op == BITS_ANY && (bits[w] & m))
+			return 1;
+		else if (op == BITS_ALL && (bits[w] & m) != m)
+			return 0;
+		else if (op == BITS_COUNT)
+			was += (unsigned)__builtin_popcountll(bits[w] & m);
 		i = (i + take) & mask;
 		n -= take;
 	}
-	return was;
+	return op == BITS_ALL ? 1 : was;
 }
 
 static bool present(const mix_jitter_t *jb, int64_t pos)
@@ -126,8 +134,11 @@ static unsigned forget(mix_jitter_t *jb, int64_t from, int64_t to)
 		memset(jb->bits, 0, jb->size / 8);
 		return was;
 	}
-	return bits_op(jb->bits, jb->mask, from, (uint32_t)(to - from),
-		       BITS_CLEAR);
+	unsigned was = bits_op(jb->bits, jb->mask, from, (uint32_t)(to - from),
+			       BITS_COUNT);
+
+	bits_op(jb->bits, jb->mask, from, (uint32_t)(to - from), BITS_CLEAR);
+	return was;
 }
 
 static uint64_t frames_of(const mix_jitter_t *jb, unsigned samples)
@@ -194,7 +205,7 @@ static void anchor(mix_jitter_t *jb, const mix_chunk_t *c, int64_t pos,
 static bool file_piece(mix_jitter_t *jb, int64_t pos, const int16_t *src,
 		       uint32_t n)
 {
-	if (bits_op(jb->bits, jb->mask, pos, n, BITS_COUNT) == 0) {
+	if (!bits_op(jb->bits, jb->mask, pos, n, BITS_ANY)) {
 		uint32_t at = (uint32_t)pos & jb->mask;
 		uint32_t first = jb->size - at;
 
@@ -305,7 +316,7 @@ static void drift_control(mix_jitter_t *jb)
 		jb->adj--;
 }
 
-static void conceal(mix_jitter_t *jb, int16_t *out)
+static void conceal(mix_jitter_t *jb, int16_t *out, const int16_t *last)
 {
 	unsigned f = jb->frame;
 
@@ -314,7 +325,7 @@ static void conceal(mix_jitter_t *jb, int16_t *out)
 		return;
 	}
 	for (unsigned i = 0; i < f; i++)
-		out[i] = (int16_t)((int32_t)jb->last[f - 1 - i] *
+		out[i] = (int16_t)((int32_t)last[f - 1 - i] *
 				   (int32_t)(f - i) / (int32_t)f);
 }
 
@@ -343,7 +354,7 @@ static void read_out(mix_jitter_t *jb, int64_t pos, unsigned n, int16_t *dst)
 		first = n;
 	memcpy(dst, jb->buf + at, first * sizeof(*dst));
 	memcpy(dst + first, jb->buf, (n - first) * sizeof(*dst));
-	if (bits_op(jb->bits, jb->mask, pos, n, BITS_COUNT) != n) {
+	if (!bits_op(jb->bits, jb->mask, pos, n, BITS_ALL)) {
 		/* A partial frame: a hole is silence, not stale audio. */
 		for (unsigned i = 0; i < n; i++)
 			if (!present(jb, pos + (int64_t)i))
@@ -352,7 +363,8 @@ static void read_out(mix_jitter_t *jb, int64_t pos, unsigned n, int16_t *dst)
 	bits_op(jb->bits, jb->mask, pos, n, BITS_CLEAR);
 }
 
-int mix__jb_take(mix_jitter_t *jb, uint64_t now_ns, int16_t *out)
+int mix__jb_take(mix_jitter_t *jb, uint64_t now_ns, int16_t *out,
+		 const int16_t *prev)
 {
 	unsigned f = jb->frame;
 
@@ -379,11 +391,11 @@ int mix__jb_take(mix_jitter_t *jb, uint64_t now_ns, int16_t *out)
 	if (jb->delay_ms > jb->delay_max_ms)
 		jb->delay_max_ms = jb->delay_ms;
 
-	if (bits_op(jb->bits, jb->mask, jb->rd, f, BITS_COUNT) == 0) {
+	if (!bits_op(jb->bits, jb->mask, jb->rd, f, BITS_ANY)) {
 		bool ahead = jb->hi > jb->rd + f;
 		bool was_started = jb->started;
 
-		conceal(jb, out);
+		conceal(jb, out, prev);
 		if (!was_started || ahead || lag + f > jb->window)
 			jb->rd += f;
 		if (!was_started)
@@ -397,16 +409,17 @@ int mix__jb_take(mix_jitter_t *jb, uint64_t now_ns, int16_t *out)
 	int16_t src[MIX_MAX_FRAME_SAMPLES + 1];
 	unsigned n = (unsigned)((int)f + d);
 
-	read_out(jb, jb->rd, n, src);
 	if (d == 0) {
-		memcpy(out, src, f * sizeof(*out));
+		read_out(jb, jb->rd, n, out);
 	} else if (d > 0) {
+		read_out(jb, jb->rd, n, src);
 		unsigned q = quietest(src, n);
 
 		memcpy(out, src, q * sizeof(*out));
 		memcpy(out + q, src + q + 1, (f - q) * sizeof(*out));
 		jb->squeezed++;
 	} else {
+		read_out(jb, jb->rd, n, src);
 		unsigned q = quietest(src, n);
 
 		memcpy(out, src, (q + 1) * sizeof(*out));
@@ -421,7 +434,6 @@ int mix__jb_take(mix_jitter_t *jb, uint64_t now_ns, int16_t *out)
 	}
 	jb->concealed_run = 0;
 	jb->started = true;
-	memcpy(jb->last, out, f * sizeof(*out));
 	return MIX_JB_AUDIO;
 }
 
@@ -429,8 +441,8 @@ bool mix__jb_peek_energy(const mix_jitter_t *jb, unsigned k, uint64_t *e)
 {
 	int64_t pos = jb->rd + (int64_t)k * jb->frame;
 
-	if (!jb->anchored || bits_op((uint64_t *)jb->bits, jb->mask, pos,
-				     jb->frame, BITS_COUNT) != jb->frame)
+	if (!jb->anchored || !bits_op((uint64_t *)jb->bits, jb->mask, pos,
+				      jb->frame, BITS_ALL))
 		return false;
 	uint64_t sum = 0;
 

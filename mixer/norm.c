@@ -48,16 +48,29 @@ static int16_t sat16(int32_t x)
 	return (int16_t)(x > 32767 ? 32767 : x < -32768 ? -32768 : x);
 }
 
+/* Largest magnitude in s. Written as separate int16 max and min (SSE2 has
+ * both, so it vectorizes; abs() of -32768 would not fit). */
 static int32_t peak_of(const int16_t *s, unsigned n)
 {
-	int32_t peak = 0;
+	int16_t hi = 0, lo = 0;
 
 	for (unsigned i = 0; i < n; i++) {
-		int32_t m = s[i] < 0 ? -s[i] : s[i];
-
-		peak = m > peak ? m : peak;
+		hi = s[i] > hi ? s[i] : hi;
+		lo = s[i] < lo ? s[i] : lo;
 	}
-	return peak;
+	return hi > -(int32_t)lo ? hi : -(int32_t)lo;
+}
+
+/* Whether every sample fits int16: x + 32768 then lies in [0, 65535], so
+ * OR-ing them all leaves the top 16 bits clear. An add and an or per
+ * sample, which vectorizes where a signed 32-bit max (SSE4.1) would not. */
+static bool fits16(const int32_t *in, unsigned n)
+{
+	uint32_t acc = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		acc |= (uint32_t)in[i] + 32768u;
+	return acc >> 16 == 0;
 }
 
 static void limit(const mix_limiter_cfg_t *cfg, const int32_t *in,
@@ -104,21 +117,14 @@ int32_t mix__normalize(mix_norm_t mode, const mix_limiter_cfg_t *cfg,
 			out[i] = sat16(in[i]);
 		break;
 	case MIX_NORM_LIMITER:
-	default: {
-		int32_t hi = 0, lo = 0;
-
-		for (unsigned i = 0; i < n; i++) {
-			hi = in[i] > hi ? in[i] : hi;
-			lo = in[i] < lo ? in[i] : lo;
-		}
-		if (*gain >= 1.0f && hi <= 32767 && lo >= -32768) {
+	default:
+		if (*gain >= 1.0f && fits16(in, n)) {
 			for (unsigned i = 0; i < n; i++)
 				out[i] = (int16_t)in[i];
-			return hi > -lo ? hi : -lo;
+			break;
 		}
 		limit(cfg, in, n, gain, out, limited);
 		break;
-	}
 	}
 	return peak_of(out, n);
 }
