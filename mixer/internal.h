@@ -112,11 +112,19 @@ bool mix__jb_peek_energy(const mix_jitter_t *jb, unsigned k, uint64_t *e);
 typedef struct mix_limiter_cfg {
 	float attack_step;  /* largest gain fall per sample (look-ahead ramp) */
 	float release_coef; /* per-sample approach of the gain to 1.0 */
+	unsigned hold;	    /* samples the gain holds before releasing */
 } mix_limiter_cfg_t;
 
+/* One distinct mix's limiter state; {1.0f, 0} is idle. */
+typedef struct mix_limiter {
+	float gain;
+	unsigned hold; /* samples of hold left */
+} mix_limiter_t;
+
 void mix__limiter_cfg(mix_limiter_cfg_t *cfg, unsigned rate);
-/* Lets an unused limiter's gain recover as if n samples of silence passed. */
-void mix__limiter_idle(const mix_limiter_cfg_t *cfg, float *gain, unsigned n);
+/* Lets an unused limiter recover as if n samples of silence passed. */
+void mix__limiter_idle(const mix_limiter_cfg_t *cfg, mix_limiter_t *lim,
+		       unsigned n);
 
 /*
  * Normalizes n int32 samples into int16 out. talkers is the number of
@@ -126,6 +134,6 @@ void mix__limiter_idle(const mix_limiter_cfg_t *cfg, float *gain, unsigned n);
  */
 int32_t mix__normalize(mix_norm_t mode, const mix_limiter_cfg_t *cfg,
 		       const int32_t *in, unsigned n, unsigned talkers,
-		       float *gain, int16_t *out, bool *limited);
+		       mix_limiter_t *lim, int16_t *out, bool *limited);
 
 #endif /* CHORUS_MIXER_INTERNAL_H */

@@ -55,7 +55,7 @@ typedef struct mix_buf {
 	uint8_t ulaw[MIX_MAX_FRAME_SAMPLES];
 	char b64[B64_ENCODED_LEN(MIX_MAX_FRAME_SAMPLES) + 1];
 	size_t b64_len;
-	float gain; /* the limiter's state for this mix */
+	mix_limiter_t lim; /* the limiter's state for this mix */
 } mix_buf_t;
 
 struct mix_participant {
@@ -200,7 +200,7 @@ mix_room_t *mix_room_new(const mix_settings_t *settings)
 	r->attack = s.gate_attack_frames;
 	r->hangover = (s.gate_hangover_ms + s.frame_ms - 1) / s.frame_ms;
 	mix__limiter_cfg(&r->lim, s.rate);
-	r->shared.gain = 1.0f;
+	r->shared.lim.gain = 1.0f;
 	encode(&r->silence, r->frame);
 	return r;
 }
@@ -351,7 +351,7 @@ mix_participant_t *mix_participant_new(const mix_room_t *room, void *user)
 		mix_participant_free(p);
 		return NULL;
 	}
-	p->priv->gain = 1.0f;
+	p->priv->lim.gain = 1.0f;
 	update_gate_energy(p);
 	atomic_init(&p->frames_received, 0);
 	atomic_init(&p->samples_received, 0);
@@ -575,7 +575,7 @@ static unsigned produce(mix_room_t *r, unsigned *n_mixes, mix_buf_t *b,
 {
 	bool limited;
 	int32_t peak = mix__normalize(r->s.norm, &r->lim, sum, r->frame,
-				      talkers, &b->gain, b->pcm, &limited);
+				      talkers, &b->lim, b->pcm, &limited);
 
 	if (limited)
 		r->limiter_active++;
@@ -648,7 +648,7 @@ int mix_room_tick(mix_room_t *r, uint64_t now_ns, mix_tick_t *out)
 
 		if (hears_minus) {
 			if (!p->priv_live) /* continue the shared limiter */
-				p->priv->gain = r->shared.gain;
+				p->priv->lim = r->shared.lim;
 			for (unsigned k = 0; k < f; k++)
 				r->scratch[k] = r->total[k] - p->own[k];
 			mix = produce(r, &n_mixes, p->priv, r->scratch,
@@ -668,7 +668,7 @@ int mix_room_tick(mix_room_t *r, uint64_t now_ns, mix_tick_t *out)
 		r->listeners[i] = (mix_listener_t){.p = p, .mix = mix};
 	}
 	if (shared < 0)
-		mix__limiter_idle(&r->lim, &r->shared.gain, f);
+		mix__limiter_idle(&r->lim, &r->shared.lim, f);
 
 	r->ticks++;
 	r->talkers_last = n_talkers;
