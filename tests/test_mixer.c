@@ -261,6 +261,44 @@ static void mix_minus_tones_each_hears_exactly_the_others(void **state)
 	fx_close(&fx);
 }
 
+/* Other rates and frame lengths: the frame, the delay in ticks and the
+ * mixes all follow from the settings. */
+static void mix_minus_works_at_other_rates_and_frames(void **state)
+{
+	static const unsigned cfg[][2] = {{16000, 20}, {16000, 10},
+					  {8000, 40}, {48000, 20}};
+
+	for (unsigned c = 0; c < 4; c++) {
+		room_fx_t fx;
+		mix_tick_t t;
+		mix_settings_t s;
+		const int16_t v[3] = {1000, 2000, 0};
+
+		mix_settings_default(&s);
+		s.rate = cfg[c][0];
+		s.frame_ms = cfg[c][1];
+		fx_open(&fx, &s, 3);
+		assert_int_equal(fx.f, cfg[c][0] / 1000 * cfg[c][1]);
+		/* 40 ms target: the first frame is mixed this many ticks in. */
+		unsigned delay = 40 / cfg[c][1];
+
+		for (unsigned k = 0; k < delay + 5; k++) {
+			fx_step_const(&fx, k, v, &t);
+			int want = k < delay ? 0 : 1;
+
+			assert_pcm_const(sim_heard(&t, fx.p[0]), fx.f,
+					 2000 * want);
+			assert_pcm_const(sim_heard(&t, fx.p[1]), fx.f,
+					 1000 * want);
+			assert_pcm_const(sim_heard(&t, fx.p[2]), fx.f,
+					 3000 * want);
+		}
+		assert_int_equal(sim_heard(&t, fx.p[2])->b64_len,
+				 (fx.f + 2) / 3 * 4);
+		fx_close(&fx);
+	}
+}
+
 static void single_talker_passes_ulaw_bit_exact(void **state)
 {
 	room_fx_t fx;
@@ -691,6 +729,7 @@ int main(void)
 		cmocka_unit_test(add_and_remove_report_errors),
 		cmocka_unit_test(mix_minus_constants_each_hears_exactly_the_others),
 		cmocka_unit_test(mix_minus_tones_each_hears_exactly_the_others),
+		cmocka_unit_test(mix_minus_works_at_other_rates_and_frames),
 		cmocka_unit_test(single_talker_passes_ulaw_bit_exact),
 		cmocka_unit_test(limiter_is_transparent_below_full_scale),
 		cmocka_unit_test(limiter_never_exceeds_full_scale_and_recovers),
