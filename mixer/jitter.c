@@ -34,8 +34,9 @@
  * first chunk that happened to arrive late.
  *
  * Cap. Audio more than `cap` ahead of rd makes the oldest audio go: rd (and
- * adj with it) jumps forward. A chunk far behind (a restarted stream) makes
- * the buffer re-anchor on it.
+ * adj with it) jumps forward. A chunk more than REANCHOR_MS behind (a
+ * restarted stream) makes the buffer re-anchor on it, forgetting what it
+ * still held of the old stream (about the target delay's worth).
  *
  * Concealment. A lost frame is replaced by the last frame played, mirrored
  * in time and faded out linearly: the mirror starts exactly where the last

@@ -292,6 +292,101 @@ static void stall_within_window_is_held_then_caught_up(void **state)
 	duo_close(&d);
 }
 
+static void random_delay_within_target_loses_nothing(void **state)
+{
+	duo_t d;
+	const unsigned ticks = 3000;
+	uint64_t arrive[3000], last = 0;
+
+	ts_seed("random_delay_within_target_loses_nothing");
+	duo_open(&d, NULL, ticks);
+	/* TCP-like: in order, each frame delayed by 0-19 ms at random (the
+	 * first one too, which the anchor must not keep as extra delay). */
+	for (unsigned k = 0; k < ticks; k++) {
+		uint64_t t = SIM_T0 + k * 20000000ULL +
+			     ts_rand() % 20 * 1000000ULL;
+
+		last = t > last ? t : last;
+		arrive[k] = last;
+	}
+	unsigned next = 0;
+
+	for (unsigned k = 0; k < ticks; k++) {
+		uint64_t now = SIM_T0 + k * 20000000ULL;
+
+		for (; next < ticks && arrive[next] <= now; next++)
+			push_span(&d, (uint64_t)next * F, F, arrive[next]);
+		duo_tick(&d, k);
+	}
+	mix_participant_stats_t st = stats_of(d.a);
+
+	print_message("delay %u ms (max %u), squeezed %llu, stretched %llu\n",
+		      st.delay_ms, st.delay_max_ms,
+		      (unsigned long long)st.samples_squeezed,
+		      (unsigned long long)st.samples_stretched);
+	assert_int_equal(st.frames_late, 0);
+	assert_int_equal(st.frames_dropped_cap, 0);
+	assert_true(st.delay_max_ms <= 40 + 20);
+	/* What B heard is A's stream in order, but for single samples
+	 * dropped (squeezed) or repeated (stretched) by drift control as it
+	 * settles on the fastest path's delay. */
+	size_t at = first_heard(&d), missing = 0, repeated = 0;
+	uint64_t want = 0;
+
+	for (size_t i = at; i < d.n_heard; i++, want++) {
+		unsigned gap = 0;
+
+		if (want > 0 && i > at && d.heard[i] == d.heard[i - 1] &&
+		    d.heard[i] == sig(want - 1)) {
+			repeated++;
+			want--;
+			continue;
+		}
+		while (sig(want) != d.heard[i] && gap < 2)
+			want++, gap++;
+		assert_true(gap <= 1);
+		missing += gap;
+	}
+	/* At most one squeeze can fall before the first sample heard. */
+	assert_true(missing <= st.samples_squeezed &&
+		    missing + 1 >= st.samples_squeezed);
+	assert_int_equal(repeated, st.samples_stretched);
+	assert_int_equal(st.frames_concealed, 0);
+	duo_close(&d);
+}
+
+static void restarted_stream_is_anchored_again(void **state)
+{
+	duo_t d;
+	const unsigned ticks = 120;
+
+	/* 60 frames, then the same caller's timestamps start over at 0. */
+	duo_open(&d, NULL, ticks);
+	for (unsigned k = 0; k < ticks; k++) {
+		int16_t s[F];
+		unsigned ts = k < 60 ? k : k - 60;
+
+		for (unsigned i = 0; i < F; i++)
+			s[i] = sig((uint64_t)k * F + i);
+		assert_int_equal(mix_participant_push(d.a, s, F, ts * 20,
+						      SIM_T0 + k * 20000000ULL),
+				 0);
+		duo_tick(&d, k);
+	}
+	/* Heard: frames 0-57; the re-anchor forgets the old stream's last
+	 * 40 ms still buffered (58, 59: concealed), the new stream starts
+	 * 40 ms later as any stream does, its first frame faded in, then
+	 * everything exactly. */
+	size_t at = first_heard(&d);
+
+	assert_heard_exact(&d, at, 0, 58 * F);
+	assert_heard_exact(&d, at + 61 * F, 61 * F, d.n_heard - at - 61 * F);
+	mix_participant_stats_t st = stats_of(d.a);
+
+	assert_int_equal(st.frames_late, 0);
+	duo_close(&d);
+}
+
 /* ---- cap and drift ---- */
 
 static void delay_cap_holds_under_a_burst(void **state)
@@ -464,6 +559,8 @@ int main(void)
 		cmocka_unit_test(reordered_and_duplicated_frames_land_by_timestamp),
 		cmocka_unit_test(late_frame_is_dropped_counted_and_concealed),
 		cmocka_unit_test(stall_within_window_is_held_then_caught_up),
+		cmocka_unit_test(random_delay_within_target_loses_nothing),
+		cmocka_unit_test(restarted_stream_is_anchored_again),
 		cmocka_unit_test(delay_cap_holds_under_a_burst),
 		cmocka_unit_test(drift_plus_100_ppm_for_an_hour_stays_bounded),
 		cmocka_unit_test(drift_minus_100_ppm_for_an_hour_stays_bounded),
