@@ -377,11 +377,16 @@ int mix__jb_take(mix_jitter_t *jb, uint64_t now_ns, int16_t *out,
 	int64_t p = slot(jb, now_ns);
 	int64_t lag = p - jb->rd;
 
-	if (lag > (int64_t)jb->window || lag < -(int64_t)(jb->window + f)) {
-		/* Too far behind (or a clock jump): skip to the slot. */
-		if (lag > 0)
-			jb->late += frames_of(jb, forget(jb, jb->rd, p));
+	if (lag > (int64_t)jb->window) {
+		/* Too far behind the slot: skip to it; what is skipped is
+		 * late. */
+		jb->late += frames_of(jb, forget(jb, jb->rd, p));
 		jb->rd = p;
+		lag = 0;
+	} else if (lag < -(int64_t)(jb->window + f)) {
+		/* The slot went back (a clock that jumped): move the slot,
+		 * never the cursor, so nothing is played twice. */
+		jb->adj -= lag;
 		lag = 0;
 	}
 	/* The delay: from the newest chunk's arrival to its playing. */
