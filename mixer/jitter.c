@@ -387,6 +387,7 @@ int mix__jb_take(mix_jitter_t *jb, uint64_t now_ns, int16_t *out,
 		/* The slot went back (a clock that jumped): move the slot,
 		 * never the cursor, so nothing is played twice. */
 		jb->adj -= lag;
+		jb->lead_cur = jb->lead_prev = NONE;
 		lag = 0;
 	}
 	/* The delay: from the newest chunk's arrival to its playing. */
