@@ -8,9 +8,11 @@
  *    µ-law and base64 of every distinct mix) and divided by the
  *    participants: ns per participant-frame. Best of several rounds. It
  *    should stay flat as rooms grow.
- * 2. Quality: three talkers at once, -6 dBFS each (so their sum exceeds full
- *    scale by up to 3.5x), heard by a fourth participant, in each mode. For
- *    steady tones and for tones with a syllable-rate envelope it prints the
+ * 2. Quality: three talkers at once, heard by a fourth participant, in each
+ *    mode: steady tones and tones with a syllable-rate envelope at -6 dBFS
+ *    each (their sum exceeds full scale by up to 3.5x), and three sentences
+ *    of espeak-ng speech (made at run time, resampled by sox, each peaking
+ *    at -1 dBFS; skipped if the tools are missing). For each it prints the
  *    output peak and each talker's signal-to-distortion ratio: the mix is
  *    least-squares fitted with the three clean signals, and SDR is a
  *    talker's fitted part against what the fit cannot explain. "SDR" fits
@@ -122,8 +124,60 @@ static double bench_push(void)
 static const double q_hz[3] = {311, 563, 977};
 static const double q_env_hz[3] = {3.1, 4.3, 5.7};
 
-static double q_signal(unsigned c, uint64_t i, bool envelope)
+/* Speech, when espeak-ng and sox are there: three sentences, 8 kHz. */
+static int16_t *speech[3];
+static size_t speech_len[3];
+static const char *const speech_text[3] = {
+	"The quick brown fox jumps over the lazy dog, and then it runs "
+	"away into the forest before anyone can catch it.",
+	"Please call me back this afternoon about the invoice, I think "
+	"there is a mistake in the second line of the total.",
+	"We should meet again next week to decide which of the three "
+	"designs goes to production in the spring.",
+};
+
+static bool load_speech(void)
 {
+	static const char *const voice[3] = {"en-us", "en", "en-us+f3"};
+
+	for (int c = 0; c < 3; c++) {
+		char cmd[512];
+
+		snprintf(cmd, sizeof(cmd),
+			 "espeak-ng -v %s -s 170 --stdout \"%s\" 2>/dev/null | "
+			 "sox -t wav - -r 8000 -c 1 -t raw -e signed -b 16 - "
+			 "2>/dev/null", voice[c], speech_text[c]);
+		FILE *f = popen(cmd, "r");
+
+		if (!f)
+			return false;
+		speech[c] = malloc(8000 * 30 * sizeof(int16_t));
+		speech_len[c] = fread(speech[c], sizeof(int16_t), 8000 * 30,
+				      f);
+		if (pclose(f) != 0 || speech_len[c] < 8000)
+			return false;
+		/* Peak at -1 dBFS: loud callers, whose sum often exceeds full
+		 * scale. */
+		int peak = 1;
+
+		for (size_t i = 0; i < speech_len[c]; i++)
+			peak = abs(speech[c][i]) > peak ? abs(speech[c][i])
+							: peak;
+		for (size_t i = 0; i < speech_len[c]; i++)
+			speech[c][i] = (int16_t)(speech[c][i] * 29205L / peak);
+	}
+	return true;
+}
+
+enum { Q_STEADY, Q_SYLLABIC, Q_SPEECH };
+static const char *const q_names[] = {"steady", "syllabic", "speech"};
+
+static double q_signal(unsigned c, uint64_t i, int kind)
+{
+	if (kind == Q_SPEECH)
+		return i < speech_len[c] ? speech[c][i] : 0;
+	bool envelope = kind == Q_SYLLABIC;
+
 	double t = (double)i / 8000;
 	double env = envelope ? 0.55 + 0.45 * sin(2 * M_PI * q_env_hz[c] * t)
 			      : 1.0;
@@ -165,6 +219,9 @@ static void fit_acc(const double *y, double *const ref[3], size_t at,
 				ata[r][c] += ref[r][i] * ref[c][i];
 		}
 	}
+	/* A touch of ridge so a silent reference (speech pauses) fits 0. */
+	for (int r = 0; r < 3; r++)
+		ata[r][r] += 1.0 + 1e-9 * (ata[0][0] + ata[1][1] + ata[2][2]);
 	solve3(ata, aty, a);
 	for (size_t i = at; i < at + n; i++) {
 		double e = y[i];
@@ -194,7 +251,7 @@ static void fit(const double *y, double *const ref[3], size_t at, size_t n,
 		sdr[c] = 10 * log10(sig[c] / err);
 }
 
-static void quality(mix_norm_t mode, bool envelope)
+static void quality(mix_norm_t mode, int envelope)
 {
 	mix_settings_t s;
 	mix_tick_t t;
@@ -255,7 +312,7 @@ static void quality(mix_norm_t mode, bool envelope)
 		lsdr[c] = 10 * log10(lsig[c] / lerr);
 	printf("mixer quality %-7s %-8s peak %6.2f dBFS  SDR %5.1f %5.1f "
 	       "%5.1f dB  per-frame SDR %5.1f %5.1f %5.1f dB  gain %.3f\n",
-	       mix_norm_name(mode), envelope ? "syllabic" : "steady",
+	       mix_norm_name(mode), q_names[envelope],
 	       20 * log10(peak / 32768.0), sdr[0], sdr[1], sdr[2], lsdr[0],
 	       lsdr[1], lsdr[2], a[0]);
 	for (int i = 0; i < 4; i++) {
@@ -284,8 +341,18 @@ int main(void)
 	}
 	printf("mixer push (producer side), ns per 20 ms frame: %.1f\n",
 	       bench_push());
-	for (int env = 0; env <= 1; env++)
+	bool talk = load_speech();
+
+	for (int kind = Q_STEADY; kind <= Q_SPEECH; kind++) {
+		if (kind == Q_SPEECH && !talk) {
+			printf("mixer quality: speech skipped (needs espeak-ng "
+			       "and sox)\n");
+			break;
+		}
 		for (int m = MIX_NORM_LIMITER; m <= MIX_NORM_CLIP; m++)
-			quality((mix_norm_t)m, env);
+			quality((mix_norm_t)m, kind);
+	}
+	for (int c = 0; c < 3; c++)
+		free(speech[c]);
 	return 0;
 }
