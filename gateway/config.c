@@ -64,6 +64,9 @@ static const opt_t opts[] = {
 	 1, 1000000, "N", "bad media frames in a row that end a call (50)"},
 	{"out-queue", "CHORUS_OUT_QUEUE", OPT_UINT, OFF(out_queue), 0, 1, 7,
 	 "N", "frames queued per listener before the oldest is dropped (4)"},
+	{"sndbuf", "CHORUS_SNDBUF", OPT_UINT, OFF(sndbuf), 0, 0, 67108864,
+	 "BYTES", "socket send buffer per call, bounding audio queued in the "
+		  "kernel for a slow reader (65536; 0 = kernel default)"},
 	{"window-ms", "CHORUS_WINDOW_MS", OPT_UINT, OFF(mix.window_ms), 0, 0,
 	 10000, "MS", "mixer alignment window (30)"},
 	{"jitter-target-ms", "CHORUS_JITTER_TARGET_MS", OPT_UINT,
@@ -104,6 +107,7 @@ void gw_config_default(gw_config_t *c)
 	c->max_frame = 65536;
 	c->bad_frames_max = 50;
 	c->out_queue = 4;
+	c->sndbuf = 65536;
 	mix_settings_default(&c->mix);
 }
 

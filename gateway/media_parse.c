@@ -38,8 +38,9 @@ static int lit(cur_t *c, const char *lit, size_t n)
 #define LIT(c, s) lit(c, s, sizeof(s) - 1)
 
 /* Consumes the rest of a JSON string whose opening quote was just consumed,
- * including its closing quote. Fails on a backslash (the slow path unescapes)
- * and on control characters (invalid JSON; the slow path reports it). */
+ * including its closing quote. Fails on a backslash (the slow path unescapes),
+ * on control characters (invalid JSON; the slow path reports it) and on
+ * non-ASCII bytes (Twilio sends none; the slow path checks UTF-8). */
 static int str(cur_t *c, gw_span_t *out)
 {
 	const char *q = memchr(c->p, '"', (size_t)(c->end - c->p));
@@ -47,7 +48,8 @@ static int str(cur_t *c, gw_span_t *out)
 	if (!q)
 		return 0;
 	for (const char *s = c->p; s < q; s++) {
-		if (*s == '\\' || (unsigned char)*s < 0x20)
+		if (*s == '\\' || (unsigned char)*s < 0x20 ||
+		    (unsigned char)*s >= 0x80)
 			return 0;
 	}
 	out->p = c->p;

@@ -291,6 +291,11 @@ static void on_accept(uv_poll_t *h, int status, int events)
 		if (fd < 0)
 			return; /* EAGAIN, or a transient error: next time */
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		/* Audio queued in the kernel is delay: keep it bounded. */
+		if (w->srv->cfg->sndbuf)
+			setsockopt(fd, SOL_SOCKET, SO_SNDBUF,
+				   &w->srv->cfg->sndbuf,
+				   sizeof(w->srv->cfg->sndbuf));
 		if (atomic_load(&w->srv->stopping) ||
 		    !lws_adopt_socket_vhost(w->vh, fd)) {
 			close(fd);

@@ -122,6 +122,24 @@ int gwt_log_count(gwt_proc_t *g, const char *needle)
 	return n;
 }
 
+long gwt_log_value(gwt_proc_t *g, const char *needle, const char *key)
+{
+	char line[2048];
+	long v = -1;
+	FILE *f = fopen(g->log, "r");
+
+	if (!f)
+		return -1;
+	while (v < 0 && fgets(line, sizeof(line), f)) {
+		char *k;
+
+		if (strstr(line, needle) && (k = strstr(line, key)))
+			v = strtol(k + strlen(key), NULL, 10);
+	}
+	fclose(f);
+	return v;
+}
+
 int gwt_call(ws_client_t *c, uint16_t port, const char *path,
 	     const char *stream_sid, const char *room, const char *password)
 {

@@ -34,6 +34,9 @@ int gwt_stop(gwt_proc_t *g, int sig, int timeout_ms);
 bool gwt_alive(gwt_proc_t *g);
 /* Counts lines of its log containing needle. */
 int gwt_log_count(gwt_proc_t *g, const char *needle);
+/* Finds the first log line containing needle and returns the unsigned number
+ * after key (e.g. "dropped=") in it, or -1. */
+long gwt_log_value(gwt_proc_t *g, const char *needle, const char *key);
 
 /* Connects to path and sends "connected" and "start" for a call with the
  * given room (NULL: none in customParameters) and password (NULL: none).

@@ -15,6 +15,8 @@
 
 #include "tsupport.h"
 
+int ws_client_rcvbuf;
+
 static int tcp_connect(uint16_t port, int timeout_ms)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET,
@@ -28,6 +30,9 @@ static int tcp_connect(uint16_t port, int timeout_ms)
 	if (fd < 0)
 		return -errno;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (ws_client_rcvbuf > 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &ws_client_rcvbuf,
+			   sizeof(ws_client_rcvbuf));
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 &&
 	    errno != EINPROGRESS) {
 		err = -errno;
@@ -321,6 +326,14 @@ void ws_close(ws_client_t *c, int code)
 	ws_send_frame(c, WS_OP_CLOSE, true, p, 2);
 	close(c->fd);
 	c->fd = -1;
+}
+
+void ws_close_keep(ws_client_t *c, int code)
+{
+	uint8_t p[2] = {(uint8_t)(code >> 8), (uint8_t)code};
+
+	if (c->fd >= 0)
+		ws_send_frame(c, WS_OP_CLOSE, true, p, 2);
 }
 
 void ws_abort(ws_client_t *c)

@@ -33,6 +33,10 @@ typedef struct ws_client {
 	bool closed;
 } ws_client_t;
 
+/* When > 0, ws_connect() sets this SO_RCVBUF before connecting (a slow
+ * reader's small window). */
+extern int ws_client_rcvbuf;
+
 /*
  * Connects to 127.0.0.1:port and upgrades at path. Returns 0, -EPROTO when
  * the server answered without 101 (http_status says what), or a negative
@@ -63,6 +67,8 @@ int ws_wait_close(ws_client_t *c, int timeout_ms);
 
 /* Sends a close frame with code (and no reason), then closes the socket. */
 void ws_close(ws_client_t *c, int code);
+/* Sends a close frame with code but keeps the socket to read the rest. */
+void ws_close_keep(ws_client_t *c, int code);
 /* Closes with SO_LINGER 0: the server sees a TCP reset. */
 void ws_abort(ws_client_t *c);
 /* Frees buffers and closes the socket if still open. */
