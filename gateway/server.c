@@ -347,6 +347,7 @@ static void *worker_main(void *arg)
 		       LWS_SERVER_OPTION_ALLOW_LISTEN_SHARE |
 		       LWS_SERVER_OPTION_DISABLE_IPV6;
 	info.user = w;
+	info.pcontext = &w->ctx;
 	/* Each context may be handed any share of the connections. */
 	info.fd_limit_per_thread = c->max_connections + 64;
 	info.timeout_secs = 10; /* the HTTP handshake */
@@ -376,10 +377,18 @@ static void *worker_main(void *arg)
 	while (!w->exit)
 		uv_run(&w->loop, UV_RUN_DEFAULT);
 	listen_stop(w);
+	/* On a foreign loop lws closes its handles asynchronously: run the
+	 * loop until the destruction completes (lws then NULLs w->ctx
+	 * through info.pcontext); in 4.1 a second call finishes it. */
 	lws_context_destroy(w->ctx);
-	/* lws closes its handles asynchronously on a foreign loop. */
 	while (uv_run(&w->loop, UV_RUN_NOWAIT))
 		;
+	if (w->ctx) {
+		gw_debug("second destroy");
+		lws_context_destroy(w->ctx);
+		while (uv_run(&w->loop, UV_RUN_NOWAIT))
+			;
+	}
 	if (uv_loop_close(&w->loop))
 		gw_warn("event loop not closed cleanly");
 	w->ctx = NULL;

@@ -342,7 +342,7 @@ static void stop_event_closes_1000(void **state)
 static void sigterm_closes_every_call_1001_and_exits_0(void **state)
 {
 	ws_client_t c[4];
-	char sid[16];
+	char sid[32];
 
 	start_gw(NULL);
 	for (int i = 0; i < 4; i++) {

@@ -275,7 +275,7 @@ static void escaped_and_reordered_media_takes_the_slow_path(void **state)
 static void abrupt_reset_leaves_others_untouched(void **state)
 {
 	ws_client_t c[3];
-	char sid[16];
+	char sid[32];
 
 	for (int i = 0; i < 3; i++) {
 		snprintf(sid, sizeof(sid), "MZrst%d", i);
