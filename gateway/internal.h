@@ -119,6 +119,12 @@ struct worker {
 	uint64_t stop_deadline_ns;
 	lws_sorted_usec_list_t stop_sul;
 	bool *wake; /* scratch for a tick: which workers to wake */
+	/* The worker's clock: one timer for all the rooms it ticks, which
+	 * share a 20 ms grid, so one wake-up serves them all and each other
+	 * worker is woken at most once per tick. */
+	gw_room_t *clock_rooms;
+	lws_sorted_usec_list_t clock_sul;
+	uint64_t clock_at; /* when clock_sul fires; 0 = not scheduled */
 
 	gw_counters_t n;
 	char tx[LWS_PRE + GW_TX_MAX];
@@ -140,7 +146,7 @@ uint64_t gw_now_ns(void);
 int gw_conn_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		     void *user, void *in, size_t len);
 
-/* server.c: starts room's clock (on its owner worker, from any worker). */
+/* server.c: starts ticking room (on its owner worker, from any worker). */
 void gw_clock_start(worker_t *self, gw_room_t *room);
 /* server.c: handles lws_cancel_service() wake-ups on w's thread. */
 void gw_worker_woken(worker_t *w);

@@ -12,13 +12,12 @@
  * A room's clock runs on one worker, chosen when the room's first
  * participant arrives (the worker with the fewest running clocks); the
  * registry only decides and records this - the server (server.c) runs the
- * timer and frees an emptied room from its clock's thread. No I/O here
- * except that rooms hold an lws timer; nothing logs.
+ * clock and frees an emptied room from its clock's thread. No I/O here;
+ * nothing logs.
  */
 #ifndef CHORUS_GW_ROOM_H
 #define CHORUS_GW_ROOM_H
 
-#include <libwebsockets.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -47,10 +46,10 @@ struct gw_room {
 	gw_room_t *next;   /* registry list */
 
 	/* Owned by the owner worker's thread. */
-	lws_sorted_usec_list_t sul;
 	uint64_t next_ns;	/* next tick's deadline, CLOCK_MONOTONIC */
 	uint64_t ticks_skipped; /* ticks skipped after falling far behind */
 	gw_room_t *start_next;	/* in the owner's start requests */
+	gw_room_t *clock_next;	/* in the owner's ticking rooms */
 };
 
 typedef struct gw_registry gw_registry_t;

@@ -90,7 +90,8 @@ void gw_worker_drain_wakes(worker_t *w, conn_t *skip)
 	}
 }
 
-/* Room lock held: hands each listener its frame. */
+/* Room lock held: hands each listener its frame. Other workers to wake are
+ * marked in w->wake; the caller wakes them once for all rooms ticked. */
 static void distribute(worker_t *w, const mix_tick_t *t)
 {
 	gw_server_t *s = w->srv;
@@ -112,6 +113,12 @@ static void distribute(worker_t *w, const mix_tick_t *t)
 			w->wake[c->w->id] = true;
 		}
 	}
+}
+
+static void wake_others(worker_t *w)
+{
+	gw_server_t *s = w->srv;
+
 	for (unsigned i = 0; i < s->n_workers; i++) {
 		if (w->wake[i]) {
 			w->wake[i] = false;
@@ -120,39 +127,29 @@ static void distribute(worker_t *w, const mix_tick_t *t)
 	}
 }
 
-/* --- rooms' clocks ----------------------------------------------------- */
+/* --- the workers' clocks ----------------------------------------------- */
 
 static uint64_t period_ns(gw_room_t *room)
 {
 	return (uint64_t)mix_room_settings(room->mix)->frame_ms * 1000000ull;
 }
 
-static void schedule(worker_t *w, gw_room_t *room, void (*cb)(
-					lws_sorted_usec_list_t *))
+/* Ticks room if due. Returns false when the room left the clock (emptied;
+ * maybe freed). */
+static bool room_tick(worker_t *w, gw_room_t *room, uint64_t now)
 {
-	uint64_t now = gw_now_ns();
-	lws_usec_t us = room->next_ns > now
-				? (lws_usec_t)((room->next_ns - now) / 1000)
-				: 0;
-
-	lws_sul_schedule(w->ctx, 0, &room->sul, cb, us);
-}
-
-static void room_tick(lws_sorted_usec_list_t *sul)
-{
-	gw_room_t *room = lws_container_of(sul, gw_room_t, sul);
-	gw_server_t *s = the_server;
-	worker_t *w = &s->workers[room->owner];
+	gw_server_t *s = w->srv;
 	uint64_t period = period_ns(room);
-	uint64_t now = gw_now_ns();
 	mix_tick_t t;
 
-	if (atomic_load(&s->stopping))
-		return; /* freed with the registry */
 	if (atomic_load(&room->members) == 0 &&
 	    gw_registry_clock_idle(s->reg, room))
-		return; /* an empty room costs nothing; maybe freed */
+		return false; /* an empty room costs nothing */
+	if (now < room->next_ns)
+		return true;
 	if (now > room->next_ns + CLOCK_SKIP_AFTER * period) {
+		/* Far behind (the machine stalled): skip ahead, counted,
+		 * rather than burst frames at the platform. */
 		uint64_t missed = (now - room->next_ns) / period;
 
 		room->next_ns += missed * period;
@@ -166,15 +163,62 @@ static void room_tick(lws_sorted_usec_list_t *sul)
 	pthread_mutex_unlock(&room->lock);
 	atomic_fetch_add_explicit(&w->n.ticks, 1, memory_order_relaxed);
 	room->next_ns += period;
-	schedule(w, room, room_tick);
+	return true;
 }
 
-/* On the owner's thread. The first tick is one period from now. */
+static void clock_cb(lws_sorted_usec_list_t *sul);
+
+static void clock_schedule(worker_t *w, uint64_t at)
+{
+	uint64_t now = gw_now_ns();
+
+	w->clock_at = at;
+	lws_sul_schedule(w->ctx, 0, &w->clock_sul, clock_cb,
+			 at > now ? (lws_usec_t)((at - now) / 1000) : 0);
+}
+
+static void clock_cb(lws_sorted_usec_list_t *sul)
+{
+	worker_t *w = lws_container_of(sul, worker_t, clock_sul);
+	/* A timer may fire up to half a millisecond early (lws and libuv
+	 * count in ms): such a room is due now, not 20 ms later. */
+	uint64_t now = gw_now_ns() + 500000;
+	uint64_t earliest = UINT64_MAX;
+	gw_room_t **pp = &w->clock_rooms;
+
+	w->clock_at = 0;
+	if (atomic_load(&w->srv->stopping))
+		return; /* rooms are freed with the registry */
+	while (*pp) {
+		gw_room_t *room = *pp;
+		gw_room_t *next = room->clock_next; /* room may be freed */
+
+		if (!room_tick(w, room, now)) {
+			*pp = next;
+			continue;
+		}
+		if (room->next_ns < earliest)
+			earliest = room->next_ns;
+		pp = &room->clock_next;
+	}
+	wake_others(w);
+	if (w->clock_rooms)
+		clock_schedule(w, earliest);
+}
+
+/* On the owner's thread. The first tick is on the next grid point at least
+ * one period away: rooms of the same period tick together. */
 static void clock_start_local(worker_t *w, gw_room_t *room)
 {
-	room->next_ns = gw_now_ns() + period_ns(room);
+	uint64_t period = period_ns(room);
+	uint64_t now = gw_now_ns();
+
+	room->next_ns = (now / period + 2) * period;
 	room->ticks_skipped = 0;
-	schedule(w, room, room_tick);
+	room->clock_next = w->clock_rooms;
+	w->clock_rooms = room;
+	if (!w->clock_at || room->next_ns < w->clock_at)
+		clock_schedule(w, room->next_ns);
 }
 
 void gw_clock_start(worker_t *self, gw_room_t *room)

@@ -304,6 +304,41 @@ static void abrupt_reset_leaves_others_untouched(void **state)
 	assert_true(gwt_log_count(&gw, "end=\"connection lost\"") >= 2);
 }
 
+static void many_rooms_emptying_at_once_keep_the_server_running(void **state)
+{
+	enum { N = 24 };
+	static ws_client_t c[N];
+	char sid[32], room[32];
+
+	for (int i = 0; i < N; i++) {
+		snprintf(sid, sizeof(sid), "MZmass%d", i);
+		snprintf(room, sizeof(room), "mass%d", i / 3);
+		assert_int_equal(gwt_call(&c[i], gw.port, "/", sid, room, NULL),
+				 0);
+	}
+	usleep(300000);
+	/* Every room empties in the same instant: their clocks must let go
+	 * of them (freeing them) without touching them afterwards. */
+	for (int i = 0; i < N; i++) {
+		ws_close(&c[i], 1000);
+		ws_free(&c[i]);
+	}
+	usleep(300000);
+	bystander_unaffected();
+	for (int i = 0; i < N; i++) {
+		snprintf(sid, sizeof(sid), "MZmass%d", i);
+		snprintf(room, sizeof(room), "mass%d", i / 3);
+		assert_int_equal(gwt_call(&c[i], gw.port, "/", sid, room, NULL),
+				 0);
+	}
+	usleep(100000);
+	for (int i = 0; i < N; i++)
+		ws_abort(&c[i]);
+	for (int i = 0; i < N; i++)
+		ws_free(&c[i]);
+	bystander_unaffected();
+}
+
 static void slow_reader_is_bounded_and_drops_oldest(void **state)
 {
 	const char *leave = "streamSid=MZslow callSid=CAMZslow in=";
@@ -353,6 +388,8 @@ int main(void)
 		cmocka_unit_test(a_run_of_bad_frames_closes_1007),
 		cmocka_unit_test(escaped_and_reordered_media_takes_the_slow_path),
 		cmocka_unit_test(abrupt_reset_leaves_others_untouched),
+		cmocka_unit_test(
+			many_rooms_emptying_at_once_keep_the_server_running),
 		cmocka_unit_test(slow_reader_is_bounded_and_drops_oldest),
 	};
 

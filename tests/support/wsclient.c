@@ -84,7 +84,7 @@ static int fill(ws_client_t *c, uint64_t deadline)
 		struct pollfd pfd = {c->fd, POLLIN, 0};
 		ssize_t n;
 
-		if (now >= deadline)
+		if (now >= deadline && deadline)
 			return -ETIMEDOUT;
 		if (c->rcap - c->rlen < 65536) {
 			size_t cap = c->rcap ? c->rcap * 2 : 131072;
@@ -104,6 +104,8 @@ static int fill(ws_client_t *c, uint64_t deadline)
 			return -ECONNRESET;
 		if (errno != EAGAIN && errno != EINTR)
 			return -ECONNRESET;
+		if (!deadline)
+			return -EAGAIN; /* ws_recv(c, 0): never wait */
 		if (poll(&pfd, 1, (int)((deadline - now) / 1000000 + 1)) < 0 &&
 		    errno != EINTR)
 			return -errno;
@@ -253,7 +255,9 @@ static int append_msg(ws_client_t *c, const uint8_t *p, size_t n)
 
 int ws_recv(ws_client_t *c, int timeout_ms)
 {
-	uint64_t deadline = ts_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	uint64_t deadline = timeout_ms ? ts_now_ns() +
+						 (uint64_t)timeout_ms * 1000000ull
+				       : 0;
 	int msg_op = -1;
 
 	c->msg_len = 0;

@@ -57,7 +57,8 @@ int ws_sendf(ws_client_t *c, const char *fmt, ...)
  * Reads one whole message (answering pings). Returns its opcode (text and
  * binary messages are in c->msg; for a close frame, c->close_code and
  * c->close_reason are set and c->closed), -ETIMEDOUT, or -ECONNRESET when
- * the connection ended without a close frame.
+ * the connection ended without a close frame. With timeout_ms 0 it never
+ * waits: -EAGAIN when no whole message is available yet (event loops).
  */
 int ws_recv(ws_client_t *c, int timeout_ms);
 
