@@ -36,58 +36,58 @@ typedef struct opt {
 
 static const opt_t opts[] = {
 	{"port", "CHORUS_PORT", OPT_UINT, OFF(port), 0, 1, 65535, "N",
-	 "TCP port to listen on (8080)"},
+	 "TCP port to listen on"},
 	{"bind", "CHORUS_BIND", OPT_STR, OFF(bind), 64, 0, 0, "ADDR",
-	 "IPv4 address to listen on (0.0.0.0)"},
+	 "IPv4 address to listen on"},
 	{"workers", "CHORUS_WORKERS", OPT_UINT, OFF(workers), 0, 0, 256, "N",
 	 "worker threads, each with its own lws context (0 = one per core)"},
 	{"max-connections", "CHORUS_MAX_CONNECTIONS", OPT_UINT,
 	 OFF(max_connections), 0, 1, 1000000, "N",
-	 "maximum WebSocket connections (1000)"},
+	 "maximum WebSocket connections"},
 	{"max-rooms", "CHORUS_MAX_ROOMS", OPT_UINT, OFF(max_rooms), 0, 1,
-	 1000000, "N", "maximum rooms (200)"},
+	 1000000, "N", "maximum rooms"},
 	{"max-per-room", "CHORUS_MAX_PER_ROOM", OPT_UINT, OFF(max_per_room), 0,
-	 1, 100000, "N", "maximum participants per room (16)"},
+	 1, 100000, "N", "maximum participants per room"},
 	{"auto-create", "CHORUS_AUTO_CREATE", OPT_BOOL, OFF(auto_create), 0, 0,
-	 0, NULL, "create rooms on first join (on; --no-auto-create: only "
-		  "rooms from the config file)"},
+	 0, NULL, "create rooms on first join (--no-auto-create: only the "
+		  "config file's rooms)"},
 	{"config", "CHORUS_CONFIG", OPT_STR, OFF(config_file), 512, 0, 0,
 	 "FILE", "JSON file that predefines rooms"},
 	{"log-level", "CHORUS_LOG_LEVEL", OPT_LEVEL, OFF(log_level), 0, 0, 0,
-	 "L", "error, warn, info or debug (info)"},
+	 "L", "error, warn, info or debug"},
 	{"start-timeout-ms", "CHORUS_START_TIMEOUT_MS", OPT_UINT,
 	 OFF(start_timeout_ms), 0, 1, 3600000, "MS",
-	 "close with 4008 when no start arrives in time (5000)"},
+	 "close with 4008 when no start arrives in time"},
 	{"max-frame", "CHORUS_MAX_FRAME", OPT_UINT, OFF(max_frame), 0, 1024,
-	 16777216, "BYTES", "largest WebSocket message, else 1009 (65536)"},
+	 16777216, "BYTES", "largest WebSocket message, else 1009"},
 	{"bad-frames", "CHORUS_BAD_FRAMES", OPT_UINT, OFF(bad_frames_max), 0,
-	 1, 1000000, "N", "bad media frames in a row that end a call (50)"},
+	 1, 1000000, "N", "bad media frames in a row that end a call"},
 	{"out-queue", "CHORUS_OUT_QUEUE", OPT_UINT, OFF(out_queue), 0, 1, 7,
-	 "N", "frames queued per listener before the oldest is dropped (4)"},
+	 "N", "frames queued per listener before the oldest is dropped"},
 	{"sndbuf", "CHORUS_SNDBUF", OPT_UINT, OFF(sndbuf), 0, 0, 67108864,
 	 "BYTES", "socket send buffer per call, bounding audio queued in the "
-		  "kernel for a slow reader (65536; 0 = kernel default)"},
+		  "kernel for a slow reader (0 = kernel default)"},
 	{"window-ms", "CHORUS_WINDOW_MS", OPT_UINT, OFF(mix.window_ms), 0, 0,
-	 10000, "MS", "mixer alignment window (30)"},
+	 10000, "MS", "mixer alignment window"},
 	{"jitter-target-ms", "CHORUS_JITTER_TARGET_MS", OPT_UINT,
 	 OFF(mix.jitter_target_ms), 0, 0, 10000, "MS",
-	 "jitter buffer target delay (40)"},
+	 "jitter buffer target delay"},
 	{"jitter-cap-ms", "CHORUS_JITTER_CAP_MS", OPT_UINT,
 	 OFF(mix.jitter_cap_ms), 0, 0, 60000, "MS",
-	 "jitter buffer hard cap (200)"},
+	 "jitter buffer hard cap"},
 	{"gate-threshold-dbfs", "CHORUS_GATE_THRESHOLD_DBFS", OPT_DOUBLE,
 	 OFF(mix.gate_threshold_dbfs), 0, -120, 0, "DB",
-	 "silence gate threshold, frame RMS in dBFS (-45)"},
+	 "silence gate threshold, frame RMS in dBFS"},
 	{"gate-attack-frames", "CHORUS_GATE_ATTACK_FRAMES", OPT_UINT,
 	 OFF(mix.gate_attack_frames), 0, 0, 1000, "N",
 	 "loud frames before a participant counts as talking"},
 	{"gate-hangover-ms", "CHORUS_GATE_HANGOVER_MS", OPT_UINT,
 	 OFF(mix.gate_hangover_ms), 0, 0, 60000, "MS",
-	 "quiet time before a talker stops talking (800)"},
+	 "quiet time before a talker stops talking"},
 	{"norm", "CHORUS_NORM", OPT_NORM, OFF(mix.norm), 0, 0, 0, "MODE",
-	 "normalization: limiter, average or clip (limiter)"},
+	 "normalization: limiter, average or clip"},
 	{"echo", "CHORUS_ECHO", OPT_BOOL, OFF(mix.echo), 0, 0, 0, NULL,
-	 "a participant alone in a room hears itself (off)"},
+	 "a participant alone in a room hears itself"},
 };
 
 #define N_OPTS (sizeof(opts) / sizeof(*opts))
@@ -186,13 +186,50 @@ int gw_config_from_env(gw_config_t *c, char *err)
 	return 0;
 }
 
+/* Writes o's value in c as text. */
+static void opt_value(const gw_config_t *c, const opt_t *o, char *buf,
+		      size_t cap)
+{
+	const char *base = (const char *)c + o->off;
+
+	switch (o->type) {
+	case OPT_UINT:
+		snprintf(buf, cap, "%u", *(const unsigned *)(const void *)base);
+		break;
+	case OPT_DOUBLE:
+		snprintf(buf, cap, "%g", *(const double *)(const void *)base);
+		break;
+	case OPT_STR:
+		snprintf(buf, cap, "%s", *base ? base : "none");
+		break;
+	case OPT_BOOL:
+		snprintf(buf, cap, "%s",
+			 *(const bool *)(const void *)base ? "on" : "off");
+		break;
+	case OPT_LEVEL:
+		snprintf(buf, cap, "%s",
+			 gw_log_level_name(
+				 *(const gw_log_level_t *)(const void *)base));
+		break;
+	case OPT_NORM:
+		snprintf(buf, cap, "%s",
+			 mix_norm_name(*(const mix_norm_t *)(const void *)base));
+		break;
+	}
+}
+
 void gw_config_usage(FILE *f)
 {
+	gw_config_t d;
+
+	gw_config_default(&d);
 	fprintf(f, "usage: chorus-gateway [options]\n\n"
 		   "Chorus conference gateway: Twilio Media Streams over "
-		   "WebSocket on ws://BIND:PORT/rooms/<room>.\n\n");
+		   "WebSocket on ws://BIND:PORT/rooms/<room>.\n"
+		   "Each option can also be set by the environment variable "
+		   "shown; flags win.\n\n");
 	for (size_t i = 0; i < N_OPTS; i++) {
-		char left[64];
+		char left[64], def[64];
 
 		if (opts[i].type == OPT_BOOL)
 			snprintf(left, sizeof(left), "--[no-]%s",
@@ -200,10 +237,11 @@ void gw_config_usage(FILE *f)
 		else
 			snprintf(left, sizeof(left), "--%s %s", opts[i].flag,
 				 opts[i].arg);
-		fprintf(f, "  %-28s %s\n  %-28s   env %s\n", left,
-			opts[i].help, "", opts[i].env);
+		opt_value(&d, &opts[i], def, sizeof(def));
+		fprintf(f, "  %-26s %s\n  %-26s   %s, default %s\n", left,
+			opts[i].help, "", opts[i].env, def);
 	}
-	fprintf(f, "  %-28s %s\n", "-h, --help", "this text");
+	fprintf(f, "  %-26s %s\n", "-h, --help", "this text");
 }
 
 int gw_config_from_args(gw_config_t *c, int argc, char **argv, char *err)
