@@ -233,6 +233,86 @@ static void bad_media_after_start_is_dropped_and_counted(void **state)
 	bystander_unaffected();
 }
 
+/* Waits until a counter (added when a call ends) reaches want. */
+static long metric_reaches(const char *name, long want)
+{
+	for (int i = 0; i < 150 && metric(name) < want; i++)
+		usleep(20000);
+	return metric(name);
+}
+
+static void odd_and_large_payloads_are_accepted(void **state)
+{
+	static uint8_t ulaw[6000];
+	long bad = metric("chorus_bad_frames_total");
+	long in = metric("chorus_frames_in_total");
+	int16_t pcm[960];
+	ws_client_t c;
+
+	memset(ulaw, 0xff, sizeof(ulaw));
+	joined(&c, "MZodd");
+	/* 137 bytes (odd), 1 byte, 0 bytes, and 750 ms in one frame. */
+	assert_int_equal(gwt_send_media(&c, "MZodd", 2, 0, ulaw, 137), 0);
+	assert_int_equal(gwt_send_media(&c, "MZodd", 3, 17, ulaw, 1), 0);
+	assert_int_equal(gwt_send_media(&c, "MZodd", 4, 18, ulaw, 0), 0);
+	{
+		/* gwt_send_media's buffer is for ordinary frames: build it. */
+		static char b64[8200], msg[8400];
+
+		assert_true(b64_encode(b64, sizeof(b64), ulaw, 6000) > 0);
+		snprintf(msg, sizeof(msg),
+			 "{\"event\":\"media\",\"sequenceNumber\":\"5\","
+			 "\"media\":{\"track\":\"inbound\",\"chunk\":\"4\","
+			 "\"timestamp\":\"20\",\"payload\":\"%s\"},"
+			 "\"streamSid\":\"MZodd\"}",
+			 b64);
+		assert_int_equal(ws_send_text(&c, msg), 0);
+	}
+	assert_int_equal(gwt_recv_media(&c, "MZodd", pcm, 960, T), 160);
+	ws_close(&c, 1000);
+	ws_free(&c);
+	assert_int_equal(metric_reaches("chorus_frames_in_total", in + 4),
+			 in + 4);
+	assert_int_equal(metric("chorus_bad_frames_total"), bad);
+	bystander_unaffected();
+}
+
+static void dtmf_marks_and_other_tracks_are_counted_not_mixed(void **state)
+{
+	long dtmf = metric("chorus_dtmf_total");
+	long marks = metric("chorus_marks_total");
+	long other = metric("chorus_other_track_total");
+	long bad = metric("chorus_bad_frames_total");
+	int16_t pcm[960];
+	ws_client_t c;
+
+	joined(&c, "MZdtmf");
+	assert_int_equal(ws_send_text(&c, "{\"event\":\"dtmf\",\"streamSid\":"
+					  "\"MZdtmf\",\"sequenceNumber\":\"5\","
+					  "\"dtmf\":{\"track\":\"inbound_track\","
+					  "\"digit\":\"7\"}}"),
+			 0);
+	assert_int_equal(ws_send_text(&c, "{\"event\":\"mark\",\"sequenceNumber"
+					  "\":\"4\",\"streamSid\":\"MZdtmf\","
+					  "\"mark\":{\"name\":\"greeting\"}}"),
+			 0);
+	assert_int_equal(
+		ws_send_text(&c, "{\"event\":\"media\",\"sequenceNumber\":\"6\","
+				 "\"media\":{\"track\":\"outbound\",\"chunk\":"
+				 "\"1\",\"timestamp\":\"0\",\"payload\":"
+				 "\"AAAA\"},\"streamSid\":\"MZdtmf\"}"),
+		0);
+	assert_int_equal(gwt_recv_media(&c, "MZdtmf", pcm, 960, T), 160);
+	ws_close(&c, 1000);
+	ws_free(&c);
+	assert_int_equal(metric_reaches("chorus_dtmf_total", dtmf + 1),
+			 dtmf + 1);
+	assert_int_equal(metric("chorus_marks_total"), marks + 1);
+	assert_int_equal(metric("chorus_other_track_total"), other + 1);
+	assert_int_equal(metric("chorus_bad_frames_total"), bad);
+	bystander_unaffected();
+}
+
 static void a_run_of_bad_frames_closes_1007(void **state)
 {
 	ws_client_t c;
@@ -385,6 +465,9 @@ int main(void)
 		cmocka_unit_test(oversize_fragmented_message_closes_1009),
 		cmocka_unit_test(fragmented_start_is_reassembled),
 		cmocka_unit_test(bad_media_after_start_is_dropped_and_counted),
+		cmocka_unit_test(odd_and_large_payloads_are_accepted),
+		cmocka_unit_test(
+			dtmf_marks_and_other_tracks_are_counted_not_mixed),
 		cmocka_unit_test(a_run_of_bad_frames_closes_1007),
 		cmocka_unit_test(escaped_and_reordered_media_takes_the_slow_path),
 		cmocka_unit_test(abrupt_reset_leaves_others_untouched),
