@@ -65,6 +65,8 @@ static int on_start(conn_t *c, const gw_start_t *st)
 	int r;
 
 	c->start = *st;
+	if (atomic_load(&w->srv->stopping))
+		return end_call(c, 1001, "server shutting down");
 	if (!room[0]) {
 		if (st->has_room && !st->room_valid)
 			return end_call(c, 1007, "invalid room name: 1-64 of "

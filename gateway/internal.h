@@ -106,7 +106,8 @@ struct worker {
 	int listen_fd;	    /* this worker's SO_REUSEPORT socket */
 	uv_poll_t listen_poll; /* accepts on the loop, lws adopts */
 	bool listening;
-	atomic_int state; /* 0 starting, 1 listening, -1 failed, 2 ended */
+	atomic_int state; /* 0 starting, 1 listening, 2 stopping, 3 ended,
+			   -1 failed */
 
 	pthread_mutex_t lock;
 	gw_room_t *start_reqs; /* rooms whose clock this worker must start */

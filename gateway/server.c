@@ -122,7 +122,8 @@ static void wake_others(worker_t *w)
 	for (unsigned i = 0; i < s->n_workers; i++) {
 		if (w->wake[i]) {
 			w->wake[i] = false;
-			lws_cancel_service(s->workers[i].ctx);
+			if (atomic_load(&s->workers[i].state) == 1)
+				lws_cancel_service(s->workers[i].ctx);
 		}
 	}
 }
@@ -233,7 +234,8 @@ void gw_clock_start(worker_t *self, gw_room_t *room)
 	room->start_next = owner->start_reqs;
 	owner->start_reqs = room;
 	pthread_mutex_unlock(&owner->lock);
-	lws_cancel_service(owner->ctx);
+	if (atomic_load(&owner->state) == 1)
+		lws_cancel_service(owner->ctx);
 }
 
 /* --- stopping ---------------------------------------------------------- */
@@ -420,6 +422,7 @@ static void *worker_main(void *arg)
 	/* The loop is ours: it runs until stop_check() stops it. */
 	while (!w->exit)
 		uv_run(&w->loop, UV_RUN_DEFAULT);
+	atomic_store(&w->state, 2); /* no more wake-ups from other workers */
 	listen_stop(w);
 	/* On a foreign loop lws closes its handles asynchronously: run the
 	 * loop until the destruction completes (lws then NULLs w->ctx
@@ -436,7 +439,7 @@ static void *worker_main(void *arg)
 	if (uv_loop_close(&w->loop))
 		gw_warn("event loop not closed cleanly");
 	w->ctx = NULL;
-	atomic_store(&w->state, 2);
+	atomic_store(&w->state, 3);
 	return NULL;
 }
 
@@ -518,7 +521,7 @@ int gw_server_stop(gw_server_t *s, unsigned timeout_ms)
 		for (unsigned i = 0; i < s->n_workers; i++) {
 			int st = atomic_load(&s->workers[i].state);
 
-			if (st == 0 || st == 1)
+			if (st >= 0 && st <= 2)
 				all = false;
 		}
 		if (!all)
