@@ -35,59 +35,58 @@ typedef struct opt {
 #define OFF(f) offsetof(gw_config_t, f)
 
 static const opt_t opts[] = {
-	{"port", "CHORUS_PORT", OPT_UINT, OFF(port), 0, 1, 65535, "N",
-	 "TCP port to listen on"},
-	{"bind", "CHORUS_BIND", OPT_STR, OFF(bind), 64, 0, 0, "ADDR",
-	 "IPv4 address to listen on"},
-	{"workers", "CHORUS_WORKERS", OPT_UINT, OFF(workers), 0, 0, 256, "N",
-	 "worker threads, each with its own lws context (0 = one per core)"},
-	{"max-connections", "CHORUS_MAX_CONNECTIONS", OPT_UINT,
-	 OFF(max_connections), 0, 1, 1000000, "N",
-	 "maximum WebSocket connections"},
-	{"max-rooms", "CHORUS_MAX_ROOMS", OPT_UINT, OFF(max_rooms), 0, 1,
-	 1000000, "N", "maximum rooms"},
-	{"max-per-room", "CHORUS_MAX_PER_ROOM", OPT_UINT, OFF(max_per_room), 0,
-	 1, 100000, "N", "maximum participants per room"},
-	{"auto-create", "CHORUS_AUTO_CREATE", OPT_BOOL, OFF(auto_create), 0, 0,
-	 0, NULL, "create rooms on first join (--no-auto-create: only the "
-		  "config file's rooms)"},
-	{"config", "CHORUS_CONFIG", OPT_STR, OFF(config_file), 512, 0, 0,
-	 "FILE", "JSON file that predefines rooms"},
-	{"log-level", "CHORUS_LOG_LEVEL", OPT_LEVEL, OFF(log_level), 0, 0, 0,
-	 "L", "error, warn, info or debug"},
-	{"start-timeout-ms", "CHORUS_START_TIMEOUT_MS", OPT_UINT,
-	 OFF(start_timeout_ms), 0, 1, 3600000, "MS",
-	 "close with 4008 when no start arrives in time"},
-	{"max-frame", "CHORUS_MAX_FRAME", OPT_UINT, OFF(max_frame), 0, 1024,
-	 16777216, "BYTES", "largest WebSocket message, else 1009"},
-	{"bad-frames", "CHORUS_BAD_FRAMES", OPT_UINT, OFF(bad_frames_max), 0,
-	 1, 1000000, "N", "bad media frames in a row that end a call"},
-	{"out-queue", "CHORUS_OUT_QUEUE", OPT_UINT, OFF(out_queue), 0, 1, 7,
-	 "N", "frames queued per listener before the oldest is dropped"},
-	{"sndbuf", "CHORUS_SNDBUF", OPT_UINT, OFF(sndbuf), 0, 0, 67108864,
-	 "BYTES", "socket send buffer per call, bounding audio queued in the "
-		  "kernel for a slow reader (0 = kernel default)"},
-	{"window-ms", "CHORUS_WINDOW_MS", OPT_UINT, OFF(mix.window_ms), 0, 0,
-	 10000, "MS", "mixer alignment window"},
-	{"jitter-target-ms", "CHORUS_JITTER_TARGET_MS", OPT_UINT,
-	 OFF(mix.jitter_target_ms), 0, 0, 10000, "MS",
-	 "jitter buffer target delay"},
-	{"jitter-cap-ms", "CHORUS_JITTER_CAP_MS", OPT_UINT,
-	 OFF(mix.jitter_cap_ms), 0, 0, 60000, "MS",
-	 "jitter buffer hard cap"},
-	{"gate-threshold-dbfs", "CHORUS_GATE_THRESHOLD_DBFS", OPT_DOUBLE,
-	 OFF(mix.gate_threshold_dbfs), 0, -120, 0, "DB",
-	 "silence gate threshold, frame RMS in dBFS"},
-	{"gate-attack-frames", "CHORUS_GATE_ATTACK_FRAMES", OPT_UINT,
-	 OFF(mix.gate_attack_frames), 0, 0, 1000, "N",
-	 "loud frames before a participant counts as talking"},
-	{"gate-hangover-ms", "CHORUS_GATE_HANGOVER_MS", OPT_UINT,
-	 OFF(mix.gate_hangover_ms), 0, 0, 60000, "MS",
-	 "quiet time before a talker stops talking"},
-	{"norm", "CHORUS_NORM", OPT_NORM, OFF(mix.norm), 0, 0, 0, "MODE",
-	 "normalization: limiter, average or clip"},
-	{"echo", "CHORUS_ECHO", OPT_BOOL, OFF(mix.echo), 0, 0, 0, NULL,
-	 "a participant alone in a room hears itself"},
+    {"port", "CHORUS_PORT", OPT_UINT, OFF(port), 0, 1, 65535, "N",
+     "TCP port to listen on"},
+    {"bind", "CHORUS_BIND", OPT_STR, OFF(bind), 64, 0, 0, "ADDR",
+     "IPv4 address to listen on"},
+    {"workers", "CHORUS_WORKERS", OPT_UINT, OFF(workers), 0, 0, 256, "N",
+     "worker threads, each with its own lws context (0 = one per core)"},
+    {"max-connections", "CHORUS_MAX_CONNECTIONS", OPT_UINT,
+     OFF(max_connections), 0, 1, 1000000, "N", "maximum WebSocket connections"},
+    {"max-rooms", "CHORUS_MAX_ROOMS", OPT_UINT, OFF(max_rooms), 0, 1, 1000000,
+     "N", "maximum rooms"},
+    {"max-per-room", "CHORUS_MAX_PER_ROOM", OPT_UINT, OFF(max_per_room), 0, 1,
+     100000, "N", "maximum participants per room"},
+    {"auto-create", "CHORUS_AUTO_CREATE", OPT_BOOL, OFF(auto_create), 0, 0, 0,
+     NULL,
+     "create rooms on first join (--no-auto-create: only the "
+     "config file's rooms)"},
+    {"config", "CHORUS_CONFIG", OPT_STR, OFF(config_file), 512, 0, 0, "FILE",
+     "JSON file that predefines rooms"},
+    {"log-level", "CHORUS_LOG_LEVEL", OPT_LEVEL, OFF(log_level), 0, 0, 0, "L",
+     "error, warn, info or debug"},
+    {"start-timeout-ms", "CHORUS_START_TIMEOUT_MS", OPT_UINT,
+     OFF(start_timeout_ms), 0, 1, 3600000, "MS",
+     "close with 4008 when no start arrives in time"},
+    {"max-frame", "CHORUS_MAX_FRAME", OPT_UINT, OFF(max_frame), 0, 1024,
+     16777216, "BYTES", "largest WebSocket message, else 1009"},
+    {"bad-frames", "CHORUS_BAD_FRAMES", OPT_UINT, OFF(bad_frames_max), 0, 1,
+     1000000, "N", "bad media frames in a row that end a call"},
+    {"out-queue", "CHORUS_OUT_QUEUE", OPT_UINT, OFF(out_queue), 0, 1, 7, "N",
+     "frames queued per listener before the oldest is dropped"},
+    {"sndbuf", "CHORUS_SNDBUF", OPT_UINT, OFF(sndbuf), 0, 0, 67108864, "BYTES",
+     "socket send buffer per call, bounding audio queued in the "
+     "kernel for a slow reader (0 = kernel default)"},
+    {"window-ms", "CHORUS_WINDOW_MS", OPT_UINT, OFF(mix.window_ms), 0, 0, 10000,
+     "MS", "mixer alignment window"},
+    {"jitter-target-ms", "CHORUS_JITTER_TARGET_MS", OPT_UINT,
+     OFF(mix.jitter_target_ms), 0, 0, 10000, "MS",
+     "jitter buffer target delay"},
+    {"jitter-cap-ms", "CHORUS_JITTER_CAP_MS", OPT_UINT, OFF(mix.jitter_cap_ms),
+     0, 0, 60000, "MS", "jitter buffer hard cap"},
+    {"gate-threshold-dbfs", "CHORUS_GATE_THRESHOLD_DBFS", OPT_DOUBLE,
+     OFF(mix.gate_threshold_dbfs), 0, -120, 0, "DB",
+     "silence gate threshold, frame RMS in dBFS"},
+    {"gate-attack-frames", "CHORUS_GATE_ATTACK_FRAMES", OPT_UINT,
+     OFF(mix.gate_attack_frames), 0, 0, 1000, "N",
+     "loud frames before a participant counts as talking"},
+    {"gate-hangover-ms", "CHORUS_GATE_HANGOVER_MS", OPT_UINT,
+     OFF(mix.gate_hangover_ms), 0, 0, 60000, "MS",
+     "quiet time before a talker stops talking"},
+    {"norm", "CHORUS_NORM", OPT_NORM, OFF(mix.norm), 0, 0, 0, "MODE",
+     "normalization: limiter, average or clip"},
+    {"echo", "CHORUS_ECHO", OPT_BOOL, OFF(mix.echo), 0, 0, 0, NULL,
+     "a participant alone in a room hears itself"},
 };
 
 #define N_OPTS (sizeof(opts) / sizeof(*opts))
@@ -209,11 +208,12 @@ static void opt_value(const gw_config_t *c, const opt_t *o, char *buf,
 	case OPT_LEVEL:
 		snprintf(buf, cap, "%s",
 			 gw_log_level_name(
-				 *(const gw_log_level_t *)(const void *)base));
+			     *(const gw_log_level_t *)(const void *)base));
 		break;
 	case OPT_NORM:
-		snprintf(buf, cap, "%s",
-			 mix_norm_name(*(const mix_norm_t *)(const void *)base));
+		snprintf(
+		    buf, cap, "%s",
+		    mix_norm_name(*(const mix_norm_t *)(const void *)base));
 		break;
 	}
 }
@@ -232,8 +232,7 @@ void gw_config_usage(FILE *f)
 		char left[64], def[64];
 
 		if (opts[i].type == OPT_BOOL)
-			snprintf(left, sizeof(left), "--[no-]%s",
-				 opts[i].flag);
+			snprintf(left, sizeof(left), "--[no-]%s", opts[i].flag);
 		else
 			snprintf(left, sizeof(left), "--%s %s", opts[i].flag,
 				 opts[i].arg);
@@ -253,11 +252,10 @@ int gw_config_from_args(gw_config_t *c, int argc, char **argv, char *err)
 	int ch;
 
 	for (size_t i = 0; i < N_OPTS; i++) {
-		lo[n++] = (struct option){opts[i].flag,
-					  opts[i].type == OPT_BOOL
-						  ? no_argument
-						  : required_argument,
-					  NULL, (int)(1000 + i)};
+		lo[n++] = (struct option){
+		    opts[i].flag,
+		    opts[i].type == OPT_BOOL ? no_argument : required_argument,
+		    NULL, (int)(1000 + i)};
 		if (opts[i].type == OPT_BOOL) {
 			snprintf(noname[i], sizeof(noname[i]), "no-%s",
 				 opts[i].flag);
@@ -277,7 +275,7 @@ int gw_config_from_args(gw_config_t *c, int argc, char **argv, char *err)
 		}
 		if (ch >= 2000 && ch < 2000 + (int)N_OPTS) {
 			*(bool *)(void *)((char *)c + opts[ch - 2000].off) =
-				false;
+			    false;
 			continue;
 		}
 		if (ch >= 1000 && ch < 1000 + (int)N_OPTS) {
@@ -315,19 +313,21 @@ static int room_mixer(json_t *jm, mix_settings_t *m, const char *room,
 		const char *key;
 		size_t off;
 	} uints[] = {
-		{"window_ms", offsetof(mix_settings_t, window_ms)},
-		{"jitter_target_ms", offsetof(mix_settings_t, jitter_target_ms)},
-		{"jitter_cap_ms", offsetof(mix_settings_t, jitter_cap_ms)},
-		{"gate_attack_frames",
-		 offsetof(mix_settings_t, gate_attack_frames)},
-		{"gate_hangover_ms", offsetof(mix_settings_t, gate_hangover_ms)},
+	    {"window_ms", offsetof(mix_settings_t, window_ms)},
+	    {"jitter_target_ms", offsetof(mix_settings_t, jitter_target_ms)},
+	    {"jitter_cap_ms", offsetof(mix_settings_t, jitter_cap_ms)},
+	    {"gate_attack_frames",
+	     offsetof(mix_settings_t, gate_attack_frames)},
+	    {"gate_hangover_ms", offsetof(mix_settings_t, gate_hangover_ms)},
 	};
 	const char *key;
 	json_t *v;
 
 	if (!json_is_object(jm)) {
-		snprintf(err, GW_ERR_LEN, "room %s: \"mixer\" must be an "
-			 "object", room);
+		snprintf(err, GW_ERR_LEN,
+			 "room %s: \"mixer\" must be an "
+			 "object",
+			 room);
 		return -EINVAL;
 	}
 	json_object_foreach(jm, key, v)
@@ -341,7 +341,7 @@ static int room_mixer(json_t *jm, mix_settings_t *m, const char *room,
 			    json_integer_value(v) > 60000)
 				goto bad;
 			*(unsigned *)(void *)((char *)m + uints[i].off) =
-				(unsigned)json_integer_value(v);
+			    (unsigned)json_integer_value(v);
 			break;
 		}
 		if (i < sizeof(uints) / sizeof(*uints))
@@ -359,8 +359,10 @@ static int room_mixer(json_t *jm, mix_settings_t *m, const char *room,
 				goto bad;
 			m->echo = json_is_true(v);
 		} else {
-			snprintf(err, GW_ERR_LEN, "room %s: unknown mixer "
-				 "setting \"%s\"", room, key);
+			snprintf(err, GW_ERR_LEN,
+				 "room %s: unknown mixer "
+				 "setting \"%s\"",
+				 room, key);
 			return -EINVAL;
 		}
 	}
@@ -389,7 +391,8 @@ static int load_room(gw_config_t *c, json_t *jr, gw_room_conf_t *r, char *err)
 	if (!json_is_object(jr) || !json_is_string(name) ||
 	    !gw_room_name_valid(json_string_value(name),
 				json_string_length(name))) {
-		snprintf(err, GW_ERR_LEN, "each room needs a \"name\" of 1-64 "
+		snprintf(err, GW_ERR_LEN,
+			 "each room needs a \"name\" of 1-64 "
 			 "characters [A-Za-z0-9._-]");
 		return -EINVAL;
 	}
@@ -406,9 +409,10 @@ static int load_room(gw_config_t *c, json_t *jr, gw_room_conf_t *r, char *err)
 	if (pw) {
 		if (!json_is_string(pw) ||
 		    json_string_length(pw) > GW_PASSWORD_MAX) {
-			snprintf(err, GW_ERR_LEN, "room %s: \"password\" must "
-				 "be a string of at most %d bytes", r->name,
-				 GW_PASSWORD_MAX);
+			snprintf(err, GW_ERR_LEN,
+				 "room %s: \"password\" must "
+				 "be a string of at most %d bytes",
+				 r->name, GW_PASSWORD_MAX);
 			return -EINVAL;
 		}
 		strcpy(r->password, json_string_value(pw));
@@ -416,8 +420,10 @@ static int load_room(gw_config_t *c, json_t *jr, gw_room_conf_t *r, char *err)
 	if (max) {
 		if (!json_is_integer(max) || json_integer_value(max) < 1 ||
 		    json_integer_value(max) > 100000) {
-			snprintf(err, GW_ERR_LEN, "room %s: \"max_participants"
-				 "\" must be a positive integer", r->name);
+			snprintf(err, GW_ERR_LEN,
+				 "room %s: \"max_participants"
+				 "\" must be a positive integer",
+				 r->name);
 			return -EINVAL;
 		}
 		r->max_participants = (unsigned)json_integer_value(max);
@@ -462,8 +468,10 @@ int gw_config_load_file(gw_config_t *c, const char *path, char *err)
 		ret = load_room(c, json_array_get(rooms, i), r, err);
 		for (size_t j = 0; j < i && !ret; j++) {
 			if (!strcmp(c->rooms[j].name, r->name)) {
-				snprintf(err, GW_ERR_LEN, "room %s defined "
-					 "twice", r->name);
+				snprintf(err, GW_ERR_LEN,
+					 "room %s defined "
+					 "twice",
+					 r->name);
 				ret = -EINVAL;
 			}
 		}
@@ -477,13 +485,16 @@ int gw_config_load_file(gw_config_t *c, const char *path, char *err)
 int gw_config_validate(const gw_config_t *c, char *err)
 {
 	if (mix_settings_validate(&c->mix) < 0) {
-		snprintf(err, GW_ERR_LEN, "invalid mixer settings (is the "
+		snprintf(err, GW_ERR_LEN,
+			 "invalid mixer settings (is the "
 			 "jitter cap below the target?)");
 		return -EINVAL;
 	}
 	if (c->n_rooms > c->max_rooms) {
-		snprintf(err, GW_ERR_LEN, "the config file defines %u rooms, "
-			 "more than --max-rooms %u", c->n_rooms, c->max_rooms);
+		snprintf(err, GW_ERR_LEN,
+			 "the config file defines %u rooms, "
+			 "more than --max-rooms %u",
+			 c->n_rooms, c->max_rooms);
 		return -EINVAL;
 	}
 	return 0;

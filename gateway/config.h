@@ -32,22 +32,22 @@ typedef struct gw_room_conf {
 } gw_room_conf_t;
 
 typedef struct gw_config {
-	unsigned port;		    /* 8080 */
-	char bind[64];		    /* "0.0.0.0" */
-	unsigned workers;	    /* 0 = one per online core */
-	unsigned max_connections;   /* 1000 */
-	unsigned max_rooms;	    /* 200 */
-	unsigned max_per_room;	    /* 16 */
-	bool auto_create;	    /* true */
-	char config_file[512];	    /* "" = none */
-	gw_log_level_t log_level;   /* info */
-	unsigned start_timeout_ms;  /* 5000 */
-	unsigned max_frame;	    /* 65536 bytes */
-	unsigned bad_frames_max;    /* 50 bad media frames in a row */
-	unsigned out_queue;	    /* 4 frames queued per listener */
-	unsigned sndbuf;	    /* SO_SNDBUF of calls; 65536, 0 = kernel's */
-	mix_settings_t mix;	    /* the mixer's defaults */
-	gw_room_conf_t *rooms;	    /* from the config file; owned */
+	unsigned port;		   /* 8080 */
+	char bind[64];		   /* "0.0.0.0" */
+	unsigned workers;	   /* 0 = one per online core */
+	unsigned max_connections;  /* 1000 */
+	unsigned max_rooms;	   /* 200 */
+	unsigned max_per_room;	   /* 16 */
+	bool auto_create;	   /* true */
+	char config_file[512];	   /* "" = none */
+	gw_log_level_t log_level;  /* info */
+	unsigned start_timeout_ms; /* 5000 */
+	unsigned max_frame;	   /* 65536 bytes */
+	unsigned bad_frames_max;   /* 50 bad media frames in a row */
+	unsigned out_queue;	   /* 4 frames queued per listener */
+	unsigned sndbuf;	   /* SO_SNDBUF of calls; 65536, 0 = kernel's */
+	mix_settings_t mix;	   /* the mixer's defaults */
+	gw_room_conf_t *rooms;	   /* from the config file; owned */
 	unsigned n_rooms;
 } gw_config_t;
 

@@ -47,7 +47,8 @@ end_call(conn_t *c, int code, const char *fmt, ...)
 					  memory_order_relaxed);
 		gw_info("refuse code=%d reason=\"%s\" room=%s streamSid=%s "
 			"callSid=%s peer=%s",
-			code, reason, c->start.room[0] ? c->start.room : c->room,
+			code, reason,
+			c->start.room[0] ? c->start.room : c->room,
 			c->start.stream_sid, c->start.call_sid, c->peer);
 	}
 	lws_close_reason(c->wsi, (enum lws_close_status)code,
@@ -69,12 +70,14 @@ static int on_start(conn_t *c, const gw_start_t *st)
 		return end_call(c, 1001, "server shutting down");
 	if (!room[0]) {
 		if (st->has_room && !st->room_valid)
-			return end_call(c, 1007, "invalid room name: 1-64 of "
-				       "[A-Za-z0-9._-]");
+			return end_call(c, 1007,
+					"invalid room name: 1-64 of "
+					"[A-Za-z0-9._-]");
 		if (!st->has_room)
-			return end_call(c, 1007, "no room: connect to "
-				       "/rooms/<room> or set "
-				       "customParameters.room");
+			return end_call(c, 1007,
+					"no room: connect to "
+					"/rooms/<room> or set "
+					"customParameters.room");
 		room = st->room;
 	}
 	strcpy(c->start.room, room);
@@ -117,7 +120,8 @@ static int bad_frame(conn_t *c, const char *why)
 	c->bad_run++;
 	gw_debug("bad frame streamSid=%s: %s", c->start.stream_sid, why);
 	if (c->bad_run >= cfg_of(c)->bad_frames_max)
-		return end_call(c, 1007, "%llu bad frames in a row, last: %.60s",
+		return end_call(c, 1007,
+				"%llu bad frames in a row, last: %.60s",
 				(unsigned long long)c->bad_run, why);
 	return 0;
 }
@@ -280,8 +284,9 @@ static int on_receive(conn_t *c, const void *in, size_t len)
 	if (c->state == CONN_CLOSING)
 		return -1;
 	if (lws_frame_is_binary(c->wsi))
-		return end_call(c, 1003, "binary frames are not accepted: "
-			       "send JSON text frames");
+		return end_call(c, 1003,
+				"binary frames are not accepted: "
+				"send JSON text frames");
 	if (c->rx_len + len + remaining > max)
 		return end_call(c, 1009, "message larger than %zu bytes", max);
 	if (done && c->rx_len == 0)
@@ -468,7 +473,7 @@ int gw_conn_callback(struct lws *wsi, enum lws_callback_reasons reason,
 
 		/* Refuse the upgrade (HTTP 403) outside / and /rooms/<room>. */
 		if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <
-			    0 ||
+			0 ||
 		    gw_room_from_path(path, room) < 0)
 			return 1;
 		return 0;
@@ -491,7 +496,7 @@ int gw_conn_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		if (len >= 2 && !c->end[0])
 			snprintf(c->end, sizeof(c->end), "peer closed %d",
 				 ((const unsigned char *)in)[0] << 8 |
-					 ((const unsigned char *)in)[1]);
+				     ((const unsigned char *)in)[1]);
 		return 0;
 	case LWS_CALLBACK_CLOSED:
 		on_closed(c);

@@ -65,7 +65,7 @@ struct conn {
 	struct lws *wsi;
 	conn_t *prev, *next; /* the worker's connections */
 	conn_state_t state;
-	bool counted; /* in the server's connection count */
+	bool counted;			 /* in the server's connection count */
 	char room[GW_ROOM_NAME_MAX + 1]; /* from the path, else "" */
 	char peer[48];
 	uint64_t connected_ns;
@@ -103,7 +103,7 @@ struct worker {
 	uv_loop_t loop; /* ours, given to lws as a foreign loop */
 	struct lws_context *ctx;
 	struct lws_vhost *vh;
-	int listen_fd;	    /* this worker's SO_REUSEPORT socket */
+	int listen_fd;	       /* this worker's SO_REUSEPORT socket */
 	uv_poll_t listen_poll; /* accepts on the loop, lws adopts */
 	bool listening;
 	atomic_int state; /* 0 starting, 1 listening, 2 stopping, 3 ended,

@@ -29,7 +29,7 @@ int gw_log_enabled(gw_log_level_t level);
 void gw_log_thread_name(const char *name);
 
 void gw_log(gw_log_level_t level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 #define gw_err(...)   gw_log(GW_LOG_ERROR, __VA_ARGS__)
 #define gw_warn(...)  gw_log(GW_LOG_WARN, __VA_ARGS__)

@@ -29,7 +29,8 @@ static int load_config(gw_config_t *c, int argc, char **argv)
 		fprintf(stderr, "chorus-gateway: %s (see --help)\n", err);
 		return -1;
 	}
-	if (c->config_file[0] && gw_config_load_file(c, c->config_file, err) < 0)
+	if (c->config_file[0] &&
+	    gw_config_load_file(c, c->config_file, err) < 0)
 		goto bad;
 	if (gw_config_validate(c, err) < 0)
 		goto bad;
@@ -72,8 +73,8 @@ int main(int argc, char **argv)
 		gw_info("room %s defined by the config file (%u seats%s)",
 			cfg.rooms[i].name,
 			cfg.rooms[i].max_participants
-				? cfg.rooms[i].max_participants
-				: cfg.max_per_room,
+			    ? cfg.rooms[i].max_participants
+			    : cfg.max_per_room,
 			cfg.rooms[i].password[0] ? ", password" : "");
 	while (sigwait(&set, &sig) != 0)
 		;

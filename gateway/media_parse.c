@@ -72,11 +72,10 @@ int gw_media_parse_fast(const char *buf, size_t len, gw_media_t *out)
 	if (!buf)
 		return 0;
 	return LIT(&c, "{\"event\":\"media\",\"sequenceNumber\":\"") &&
-	       num(&c, &out->seq) &&
-	       LIT(&c, ",\"media\":{\"track\":\"") && str(&c, &out->track) &&
-	       LIT(&c, ",\"chunk\":\"") && num(&c, &out->chunk) &&
-	       LIT(&c, ",\"timestamp\":\"") && num(&c, &out->timestamp) &&
-	       LIT(&c, ",\"payload\":\"") && str(&c, &out->payload) &&
-	       LIT(&c, "},\"streamSid\":\"") && str(&c, &out->stream_sid) &&
-	       LIT(&c, "}") && c.p == c.end;
+	       num(&c, &out->seq) && LIT(&c, ",\"media\":{\"track\":\"") &&
+	       str(&c, &out->track) && LIT(&c, ",\"chunk\":\"") &&
+	       num(&c, &out->chunk) && LIT(&c, ",\"timestamp\":\"") &&
+	       num(&c, &out->timestamp) && LIT(&c, ",\"payload\":\"") &&
+	       str(&c, &out->payload) && LIT(&c, "},\"streamSid\":\"") &&
+	       str(&c, &out->stream_sid) && LIT(&c, "}") && c.p == c.end;
 }

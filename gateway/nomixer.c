@@ -210,8 +210,8 @@ void mix_participant_stats(const mix_participant_t *p,
 	out->last_dtmf = p->last_dtmf;
 }
 
-int mix_participant_push(mix_participant_t *p, const int16_t *samples,
-			 size_t n, uint32_t stream_ms, uint64_t arrival_ns)
+int mix_participant_push(mix_participant_t *p, const int16_t *samples, size_t n,
+			 uint32_t stream_ms, uint64_t arrival_ns)
 {
 	(void)samples;
 	(void)n;

@@ -8,9 +8,9 @@
 #include "gateway/room.h"
 
 static const char *const event_names[] = {
-	[GW_EV_CONNECTED] = "connected", [GW_EV_START] = "start",
-	[GW_EV_MEDIA] = "media",	 [GW_EV_DTMF] = "dtmf",
-	[GW_EV_MARK] = "mark",		 [GW_EV_STOP] = "stop",
+    [GW_EV_CONNECTED] = "connected", [GW_EV_START] = "start",
+    [GW_EV_MEDIA] = "media",	     [GW_EV_DTMF] = "dtmf",
+    [GW_EV_MARK] = "mark",	     [GW_EV_STOP] = "stop",
 };
 
 #define WHY(...) (snprintf(why, why_len, __VA_ARGS__), -EINVAL)
@@ -63,15 +63,14 @@ static int parse_start(json_t *root, gw_start_t *s, char *why, size_t why_len)
 	if (!json_is_object(st))
 		return WHY("start without a \"start\" object");
 	if (opt_str(st, "streamSid", s->stream_sid, sizeof(s->stream_sid)) <
-		    0 ||
+		0 ||
 	    opt_str(st, "callSid", s->call_sid, sizeof(s->call_sid)) < 0 ||
-	    opt_str(st, "accountSid", s->account_sid,
-		    sizeof(s->account_sid)) < 0)
+	    opt_str(st, "accountSid", s->account_sid, sizeof(s->account_sid)) <
+		0)
 		return WHY("start: a Sid is not a string of at most %d bytes",
 			   GW_SID_MAX);
-	if (!s->stream_sid[0] &&
-	    opt_str(root, "streamSid", s->stream_sid, sizeof(s->stream_sid)) <
-		    0)
+	if (!s->stream_sid[0] && opt_str(root, "streamSid", s->stream_sid,
+					 sizeof(s->stream_sid)) < 0)
 		return WHY("streamSid is not a string of at most %d bytes",
 			   GW_SID_MAX);
 	if (!s->stream_sid[0])
@@ -92,15 +91,15 @@ static int parse_start(json_t *root, gw_start_t *s, char *why, size_t why_len)
 			    sizeof(s->password));
 		if (r < 0)
 			return WHY("customParameters.password is not a string "
-				   "of at most %d bytes", GW_PASSWORD_MAX);
+				   "of at most %d bytes",
+				   GW_PASSWORD_MAX);
 		s->has_password = r > 0;
 		if (room && !json_is_string(room))
 			return WHY("customParameters.room is not a string");
 		if (room) {
 			s->has_room = true;
 			s->room_valid = gw_room_name_valid(
-				json_string_value(room),
-				json_string_length(room));
+			    json_string_value(room), json_string_length(room));
 			if (s->room_valid)
 				strcpy(s->room, json_string_value(room));
 		}
@@ -112,8 +111,8 @@ static int parse_start(json_t *root, gw_start_t *s, char *why, size_t why_len)
 static int get_u32(json_t *v, uint32_t *out)
 {
 	if (json_is_string(v))
-		return gw_parse_u32(json_string_value(v),
-				    json_string_length(v), out);
+		return gw_parse_u32(json_string_value(v), json_string_length(v),
+				    out);
 	if (json_is_integer(v) && json_integer_value(v) >= 0 &&
 	    json_integer_value(v) <= UINT32_MAX) {
 		*out = (uint32_t)json_integer_value(v);

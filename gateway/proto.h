@@ -47,10 +47,10 @@ typedef struct gw_start {
  * owns until gw_msg_release(). */
 typedef struct gw_msg {
 	gw_event_t event;
-	gw_start_t start;  /* GW_EV_START */
-	gw_media_t media;  /* GW_EV_MEDIA */
-	char digit;	   /* GW_EV_DTMF */
-	void *root;	   /* json_t *, owned */
+	gw_start_t start; /* GW_EV_START */
+	gw_media_t media; /* GW_EV_MEDIA */
+	char digit;	  /* GW_EV_DTMF */
+	void *root;	  /* json_t *, owned */
 } gw_msg_t;
 
 /*

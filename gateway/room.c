@@ -94,8 +94,8 @@ int gw_room_from_path(const char *path, char *out)
 	return gw_room_name_valid(out, n) ? 1 : -EINVAL;
 }
 
-static gw_room_t *room_new(const char *name, const char *password,
-			   unsigned max, const mix_settings_t *mix, bool admin)
+static gw_room_t *room_new(const char *name, const char *password, unsigned max,
+			   const mix_settings_t *mix, bool admin)
 {
 	gw_room_t *room = calloc(1, sizeof(*room));
 
@@ -145,11 +145,11 @@ gw_registry_t *gw_registry_new(const gw_config_t *c, unsigned n_workers)
 	r->n_workers = n_workers ? n_workers : 1;
 	for (unsigned i = 0; i < c->n_rooms; i++) {
 		const gw_room_conf_t *rc = &c->rooms[i];
-		gw_room_t *room = room_new(rc->name, rc->password,
-					   rc->max_participants
-						   ? rc->max_participants
-						   : c->max_per_room,
-					   &rc->mix, true);
+		gw_room_t *room =
+		    room_new(rc->name, rc->password,
+			     rc->max_participants ? rc->max_participants
+						  : c->max_per_room,
+			     &rc->mix, true);
 
 		if (!room) {
 			gw_registry_free(r);
@@ -202,8 +202,8 @@ static int admit(gw_registry_t *r, const char *name, const char *password,
 			return -ENOENT;
 		if (r->n_rooms >= r->max_rooms)
 			return -EMLINK;
-		room = room_new(name, password, r->max_per_room, &r->mix,
-				false);
+		room =
+		    room_new(name, password, r->max_per_room, &r->mix, false);
 		if (!room)
 			return -ENOMEM;
 		room->next = r->rooms;

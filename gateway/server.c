@@ -34,9 +34,9 @@ uint64_t gw_now_ns(void)
 }
 
 static const struct lws_protocols protocols[] = {
-	{"chorus-media-streams", gw_conn_callback, sizeof(conn_t), 4096, 0,
-	 NULL, 0},
-	{NULL, NULL, 0, 0, 0, NULL, 0},
+    {"chorus-media-streams", gw_conn_callback, sizeof(conn_t), 4096, 0, NULL,
+     0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
 /* --- the hand-off ------------------------------------------------------ */
@@ -68,14 +68,13 @@ static void wake_push(worker_t *w, conn_t *c)
 	do {
 		c->wake_next = old;
 	} while (!atomic_compare_exchange_weak_explicit(
-		&w->pending, &old, c, memory_order_release,
-		memory_order_relaxed));
+	    &w->pending, &old, c, memory_order_release, memory_order_relaxed));
 }
 
 void gw_worker_drain_wakes(worker_t *w, conn_t *skip)
 {
-	conn_t *c = atomic_exchange_explicit(&w->pending, NULL,
-					     memory_order_acquire);
+	conn_t *c =
+	    atomic_exchange_explicit(&w->pending, NULL, memory_order_acquire);
 
 	while (c) {
 		conn_t *next = c->wake_next;
@@ -482,9 +481,9 @@ fail:
 
 int gw_server_start(gw_server_t *s)
 {
-	int lws_levels = LLL_ERR | (gw_log_enabled(GW_LOG_DEBUG)
-					    ? LLL_WARN | LLL_NOTICE
-					    : 0);
+	int lws_levels =
+	    LLL_ERR |
+	    (gw_log_enabled(GW_LOG_DEBUG) ? LLL_WARN | LLL_NOTICE : 0);
 
 	lws_set_log_level(lws_levels, lws_log_emit);
 	for (unsigned i = 0; i < s->n_workers; i++) {
@@ -559,10 +558,10 @@ void gw_server_free(gw_server_t *s)
 size_t gw_metrics_text(gw_server_t *s, char *buf, size_t cap)
 {
 	static const char *const names[] = {
-		"accepted",    "joined",     "refused",	    "frames_in",
-		"frames_out",  "bad_frames", "other_track", "dtmf",
-		"marks",       "dropped_out", "dropped_in", "ticks",
-		"ticks_skipped",
+	    "accepted",	     "joined",	    "refused",	   "frames_in",
+	    "frames_out",    "bad_frames",  "other_track", "dtmf",
+	    "marks",	     "dropped_out", "dropped_in",  "ticks",
+	    "ticks_skipped",
 	};
 	unsigned long long sum[sizeof(names) / sizeof(*names)] = {0};
 	unsigned rooms, active;
@@ -573,8 +572,8 @@ size_t gw_metrics_text(gw_server_t *s, char *buf, size_t cap)
 		atomic_ullong *f = &s->workers[i].n.accepted;
 
 		for (size_t k = 0; k < sizeof(names) / sizeof(*names); k++)
-			sum[k] += atomic_load_explicit(&f[k],
-						       memory_order_relaxed);
+			sum[k] +=
+			    atomic_load_explicit(&f[k], memory_order_relaxed);
 	}
 	gw_registry_counts(s->reg, &rooms, &active);
 	r = snprintf(buf, cap,

@@ -58,8 +58,9 @@ static double cpu_seconds(pid_t pid)
 	fclose(f);
 	/* Fields after the command name (which may hold spaces). */
 	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
-				"%lu %lu",
+	if (!p || sscanf(p + 2,
+			 "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+			 "%lu %lu",
 			 &ut, &st) != 2)
 		return -1;
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
@@ -101,8 +102,9 @@ int main(void)
 	unsigned seconds = env_or("CHORUS_BENCH_SECONDS", 15);
 	unsigned warmup = 3;
 	char workers[16], maxc[16];
-	const char *args[] = {"--workers", workers, "--max-connections", maxc,
-			      "--log-level", "warn", NULL};
+	const char *args[] = {"--workers", workers,	  "--max-connections",
+			      maxc,	   "--log-level", "warn",
+			      NULL};
 	struct rlimit rl;
 	gwt_proc_t gw;
 	part_t *parts;
@@ -174,11 +176,10 @@ int main(void)
 			for (unsigned i = 0; i < n; i++) {
 				part_t *p = &parts[i];
 
-				gwt_send_media(&p->ws, p->sid,
-					       (uint32_t)p->sent + 2,
-					       (uint32_t)(p->sent * 20),
-					       p->talker ? tone : silence,
-					       FRAME);
+				gwt_send_media(
+				    &p->ws, p->sid, (uint32_t)p->sent + 2,
+				    (uint32_t)(p->sent * 20),
+				    p->talker ? tone : silence, FRAME);
 				p->sent++;
 			}
 			ticks++;
@@ -213,15 +214,16 @@ int main(void)
 	for (unsigned i = 0; i < n; i++)
 		ws_close(&parts[i].ws, 1000);
 	usleep(500000);
-	printf("gateway counters: frames_in %ld, frames_out %ld, bad %ld, "
-	       "dropped_out %ld, dropped_in %ld, ticks %ld, ticks_skipped %ld\n",
-	       metric(gw.port, "chorus_frames_in_total"),
-	       metric(gw.port, "chorus_frames_out_total"),
-	       metric(gw.port, "chorus_bad_frames_total"),
-	       metric(gw.port, "chorus_dropped_out_total"),
-	       metric(gw.port, "chorus_dropped_in_total"),
-	       metric(gw.port, "chorus_ticks_total"),
-	       metric(gw.port, "chorus_ticks_skipped_total"));
+	printf(
+	    "gateway counters: frames_in %ld, frames_out %ld, bad %ld, "
+	    "dropped_out %ld, dropped_in %ld, ticks %ld, ticks_skipped %ld\n",
+	    metric(gw.port, "chorus_frames_in_total"),
+	    metric(gw.port, "chorus_frames_out_total"),
+	    metric(gw.port, "chorus_bad_frames_total"),
+	    metric(gw.port, "chorus_dropped_out_total"),
+	    metric(gw.port, "chorus_dropped_in_total"),
+	    metric(gw.port, "chorus_ticks_total"),
+	    metric(gw.port, "chorus_ticks_skipped_total"));
 	for (unsigned i = 0; i < n; i++)
 		ws_free(&parts[i].ws);
 	free(parts);

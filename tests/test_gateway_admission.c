@@ -58,13 +58,11 @@ static void healthz_and_metrics_answer_over_http(void **state)
 	char body[4096];
 
 	start_gw(NULL);
-	assert_int_equal(ws_http_get(gw.port, "/healthz", body, sizeof(body),
-				     T),
-			 200);
+	assert_int_equal(
+	    ws_http_get(gw.port, "/healthz", body, sizeof(body), T), 200);
 	assert_string_equal(body, "ok\n");
-	assert_int_equal(ws_http_get(gw.port, "/metrics", body, sizeof(body),
-				     T),
-			 200);
+	assert_int_equal(
+	    ws_http_get(gw.port, "/metrics", body, sizeof(body), T), 200);
 	assert_non_null(strstr(body, "chorus_connections 0\n"));
 	assert_int_equal(ws_http_get(gw.port, "/nope", NULL, 0, T), 404);
 	stop_gw();
@@ -174,9 +172,9 @@ static void emptied_room_forgets_its_password(void **state)
 static const char *write_config(char *path, size_t cap)
 {
 	static const char json[] =
-		"{\"rooms\":[{\"name\":\"board\",\"password\":\"s3cret\","
-		"\"max_participants\":2,\"mixer\":{\"window_ms\":30}},"
-		"{\"name\":\"open\"}]}";
+	    "{\"rooms\":[{\"name\":\"board\",\"password\":\"s3cret\","
+	    "\"max_participants\":2,\"mixer\":{\"window_ms\":30}},"
+	    "{\"name\":\"open\"}]}";
 	FILE *f;
 	int fd;
 
@@ -312,11 +310,11 @@ static void unsupported_media_format_is_refused_with_reason(void **state)
 	start_gw(NULL);
 	assert_int_equal(ws_connect(&c, gw.port, "/rooms/fmt", T), 0);
 	assert_int_equal(
-		ws_send_text(&c, "{\"event\":\"start\",\"start\":{\"streamSid\":"
-				 "\"MZf\",\"mediaFormat\":{\"encoding\":"
-				 "\"audio/x-alaw\",\"sampleRate\":8000,"
-				 "\"channels\":1}},\"streamSid\":\"MZf\"}"),
-		0);
+	    ws_send_text(&c, "{\"event\":\"start\",\"start\":{\"streamSid\":"
+			     "\"MZf\",\"mediaFormat\":{\"encoding\":"
+			     "\"audio/x-alaw\",\"sampleRate\":8000,"
+			     "\"channels\":1}},\"streamSid\":\"MZf\"}"),
+	    0);
 	assert_int_equal(ws_wait_close(&c, T), 1007);
 	assert_non_null(strstr(c.close_reason, "audio/x-mulaw"));
 	ws_free(&c);
@@ -361,25 +359,25 @@ static void sigterm_closes_every_call_1001_and_exits_0(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(healthz_and_metrics_answer_over_http),
-		cmocka_unit_test(
-			join_by_path_gets_media_frames_with_own_stream_sid),
-		cmocka_unit_test(join_by_custom_parameter_on_root_path),
-		cmocka_unit_test(path_room_is_url_decoded),
-		cmocka_unit_test(no_room_anywhere_closes_1007),
-		cmocka_unit_test(invalid_room_names_are_refused),
-		cmocka_unit_test(wrong_password_closes_4001_right_one_joins),
-		cmocka_unit_test(emptied_room_forgets_its_password),
-		cmocka_unit_test(auto_create_off_unknown_room_closes_4004),
-		cmocka_unit_test(config_room_seat_limit_closes_4029),
-		cmocka_unit_test(room_full_closes_4029),
-		cmocka_unit_test(too_many_rooms_closes_4029),
-		cmocka_unit_test(too_many_connections_closes_4029),
-		cmocka_unit_test(seats_are_lowest_free_from_one),
-		cmocka_unit_test(no_start_in_time_closes_4008),
-		cmocka_unit_test(unsupported_media_format_is_refused_with_reason),
-		cmocka_unit_test(stop_event_closes_1000),
-		cmocka_unit_test(sigterm_closes_every_call_1001_and_exits_0),
+	    cmocka_unit_test(healthz_and_metrics_answer_over_http),
+	    cmocka_unit_test(
+		join_by_path_gets_media_frames_with_own_stream_sid),
+	    cmocka_unit_test(join_by_custom_parameter_on_root_path),
+	    cmocka_unit_test(path_room_is_url_decoded),
+	    cmocka_unit_test(no_room_anywhere_closes_1007),
+	    cmocka_unit_test(invalid_room_names_are_refused),
+	    cmocka_unit_test(wrong_password_closes_4001_right_one_joins),
+	    cmocka_unit_test(emptied_room_forgets_its_password),
+	    cmocka_unit_test(auto_create_off_unknown_room_closes_4004),
+	    cmocka_unit_test(config_room_seat_limit_closes_4029),
+	    cmocka_unit_test(room_full_closes_4029),
+	    cmocka_unit_test(too_many_rooms_closes_4029),
+	    cmocka_unit_test(too_many_connections_closes_4029),
+	    cmocka_unit_test(seats_are_lowest_free_from_one),
+	    cmocka_unit_test(no_start_in_time_closes_4008),
+	    cmocka_unit_test(unsupported_media_format_is_refused_with_reason),
+	    cmocka_unit_test(stop_event_closes_1000),
+	    cmocka_unit_test(sigterm_closes_every_call_1001_and_exits_0),
 	};
 
 	ts_seed("test_gateway_admission");

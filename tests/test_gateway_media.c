@@ -83,9 +83,7 @@ static void join(int i, const char *room, double freq, double amp)
 	c->sent = 0;
 	c->n_heard = 0;
 	c->frames_heard = 0;
-	assert_int_equal(gwt_call(&c->ws, gw.port, "/", c->sid, room,
-				  NULL),
-			 0);
+	assert_int_equal(gwt_call(&c->ws, gw.port, "/", c->sid, room, NULL), 0);
 	c->open = true;
 }
 
@@ -106,18 +104,16 @@ static void send_frame(call_t *c)
 			double a = c->noise * 1.7320508;
 			double u = (double)(ts_rand() % 20001) / 10000.0 - 1;
 
-			ulaw[k] = g711_ulaw_encode(
-				(int16_t)(u * a * 32767.0));
+			ulaw[k] = g711_ulaw_encode((int16_t)(u * a * 32767.0));
 		}
 	} else {
 		gwt_tone(ulaw, FRAME, c->freq, c->amp, c->sent);
 	}
 	/* Stream timestamps start at an arbitrary offset, as on Twilio. */
-	assert_int_equal(gwt_send_media(&c->ws, c->sid,
-					(uint32_t)(c->sent / FRAME) + 2,
-					(uint32_t)(c->sent / 8) + 1234, ulaw,
-					FRAME),
-			 0);
+	assert_int_equal(
+	    gwt_send_media(&c->ws, c->sid, (uint32_t)(c->sent / FRAME) + 2,
+			   (uint32_t)(c->sent / 8) + 1234, ulaw, FRAME),
+	    0);
 	c->sent += FRAME;
 }
 
@@ -242,8 +238,8 @@ static void silence_gate_keeps_quiet_noise_out(void **state)
 {
 	skip_without_mixer();
 	start_gw(NULL);
-	join(0, "gate", 0, 0);	   /* a listener, silent */
-	join(1, "gate", 0, 0);	   /* noise at -55 dBFS, under the gate */
+	join(0, "gate", 0, 0); /* a listener, silent */
+	join(1, "gate", 0, 0); /* noise at -55 dBFS, under the gate */
 	calls[1].noise = 0.0018;
 	run(2000, true);
 	printf("listener power with gated noise: %.2e (noise %.2e)\n",
@@ -315,11 +311,11 @@ static void output_is_paced_one_frame_per_tick(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(three_talkers_hear_the_other_two_not_themselves),
-		cmocka_unit_test(silence_gate_keeps_quiet_noise_out),
-		cmocka_unit_test(late_joiner_hears_the_room_and_leaver_stops),
-		cmocka_unit_test(echo_mode_lets_a_lone_caller_hear_itself),
-		cmocka_unit_test(output_is_paced_one_frame_per_tick),
+	    cmocka_unit_test(three_talkers_hear_the_other_two_not_themselves),
+	    cmocka_unit_test(silence_gate_keeps_quiet_noise_out),
+	    cmocka_unit_test(late_joiner_hears_the_room_and_leaver_stops),
+	    cmocka_unit_test(echo_mode_lets_a_lone_caller_hear_itself),
+	    cmocka_unit_test(output_is_paced_one_frame_per_tick),
 	};
 
 	ts_seed("test_gateway_media");

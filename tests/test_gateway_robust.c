@@ -30,8 +30,9 @@ static ws_client_t bystander;
 /* A gateway with a bystander call already in room "r". */
 static int setup(void **state)
 {
-	static const char *args[] = {"--max-frame", "8192", "--bad-frames",
-				     "5", "--sndbuf", "4096", NULL};
+	static const char *args[] = {"--max-frame", "8192",	"--bad-frames",
+				     "5",	    "--sndbuf", "4096",
+				     NULL};
 	int16_t pcm[960];
 
 	if (gwt_start(&gw, args) < 0)
@@ -55,8 +56,8 @@ static void bystander_unaffected(void)
 
 	assert_true(gwt_alive(&gw));
 	for (int i = 0; i < 5; i++)
-		assert_int_equal(gwt_recv_media(&bystander, "MZby", pcm, 960, T),
-				 160);
+		assert_int_equal(
+		    gwt_recv_media(&bystander, "MZby", pcm, 960, T), 160);
 	assert_int_equal(ws_http_get(gw.port, "/healthz", NULL, 0, T), 200);
 }
 
@@ -102,9 +103,12 @@ static void binary_frame_after_start_closes_1003(void **state)
 static void invalid_json_before_start_closes_1007(void **state)
 {
 	static const char *bad[] = {
-		"{\"event\":\"start\",", "not json", "[1,2,3]", "{\"event\":5}",
-		"{\"event\":\"start\",\"start\":[]}",
-		"{\"event\":\"start\",\"start\":{\"streamSid\":7}}",
+	    "{\"event\":\"start\",",
+	    "not json",
+	    "[1,2,3]",
+	    "{\"event\":5}",
+	    "{\"event\":\"start\",\"start\":[]}",
+	    "{\"event\":\"start\",\"start\":{\"streamSid\":7}}",
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
@@ -115,9 +119,9 @@ static void invalid_json_before_start_closes_1007(void **state)
 static void media_before_start_closes_1007(void **state)
 {
 	static const char m[] =
-		"{\"event\":\"media\",\"sequenceNumber\":\"1\",\"media\":{"
-		"\"track\":\"inbound\",\"chunk\":\"1\",\"timestamp\":\"0\","
-		"\"payload\":\"//////////8=\"},\"streamSid\":\"MZx\"}";
+	    "{\"event\":\"media\",\"sequenceNumber\":\"1\",\"media\":{"
+	    "\"track\":\"inbound\",\"chunk\":\"1\",\"timestamp\":\"0\","
+	    "\"payload\":\"//////////8=\"},\"streamSid\":\"MZx\"}";
 
 	closes_with("/rooms/r", m, strlen(m), WS_OP_TEXT, 1007);
 }
@@ -150,10 +154,10 @@ static void oversize_fragmented_message_closes_1009(void **state)
 static void fragmented_start_is_reassembled(void **state)
 {
 	static const char start[] =
-		"{\"event\":\"start\",\"start\":{\"streamSid\":\"MZfrag\","
-		"\"mediaFormat\":{\"encoding\":\"audio/x-mulaw\","
-		"\"sampleRate\":8000,\"channels\":1}},"
-		"\"streamSid\":\"MZfrag\"}";
+	    "{\"event\":\"start\",\"start\":{\"streamSid\":\"MZfrag\","
+	    "\"mediaFormat\":{\"encoding\":\"audio/x-mulaw\","
+	    "\"sampleRate\":8000,\"channels\":1}},"
+	    "\"streamSid\":\"MZfrag\"}";
 	size_t n = strlen(start), a = n / 3, b = 2 * n / 3;
 	int16_t pcm[960];
 	ws_client_t c;
@@ -173,9 +177,8 @@ static long metric(const char *name)
 {
 	char body[4096], *p;
 
-	assert_int_equal(ws_http_get(gw.port, "/metrics", body, sizeof(body),
-				     T),
-			 200);
+	assert_int_equal(
+	    ws_http_get(gw.port, "/metrics", body, sizeof(body), T), 200);
 	p = strstr(body, name);
 	assert_non_null(p);
 	return strtol(p + strlen(name) + 1, NULL, 10);
@@ -184,24 +187,24 @@ static long metric(const char *name)
 static void bad_media_after_start_is_dropped_and_counted(void **state)
 {
 	static const char *bad[] = {
-		/* malformed JSON */
-		"{\"event\":\"media\",\"media\":{",
-		/* wrong types */
-		"{\"event\":\"media\",\"media\":{\"track\":\"inbound\","
-		"\"timestamp\":\"20\",\"payload\":42},\"streamSid\":\"MZbad\"}",
-		"{\"event\":\"media\",\"media\":{\"track\":\"inbound\","
-		"\"timestamp\":\"-20\",\"payload\":\"AAAA\"}}",
-		"{\"event\":\"media\",\"media\":\"nope\"}",
-		/* bad base64: alphabet, padding, length */
-		"{\"event\":\"media\",\"sequenceNumber\":\"3\",\"media\":{"
-		"\"track\":\"inbound\",\"chunk\":\"1\",\"timestamp\":\"5\","
-		"\"payload\":\"AA*A\"},\"streamSid\":\"MZbad\"}",
-		"{\"event\":\"media\",\"sequenceNumber\":\"3\",\"media\":{"
-		"\"track\":\"inbound\",\"chunk\":\"1\",\"timestamp\":\"5\","
-		"\"payload\":\"A=AA\"},\"streamSid\":\"MZbad\"}",
-		"{\"event\":\"media\",\"sequenceNumber\":\"3\",\"media\":{"
-		"\"track\":\"inbound\",\"chunk\":\"1\",\"timestamp\":\"5\","
-		"\"payload\":\"AAAAA\"},\"streamSid\":\"MZbad\"}",
+	    /* malformed JSON */
+	    "{\"event\":\"media\",\"media\":{",
+	    /* wrong types */
+	    "{\"event\":\"media\",\"media\":{\"track\":\"inbound\","
+	    "\"timestamp\":\"20\",\"payload\":42},\"streamSid\":\"MZbad\"}",
+	    "{\"event\":\"media\",\"media\":{\"track\":\"inbound\","
+	    "\"timestamp\":\"-20\",\"payload\":\"AAAA\"}}",
+	    "{\"event\":\"media\",\"media\":\"nope\"}",
+	    /* bad base64: alphabet, padding, length */
+	    "{\"event\":\"media\",\"sequenceNumber\":\"3\",\"media\":{"
+	    "\"track\":\"inbound\",\"chunk\":\"1\",\"timestamp\":\"5\","
+	    "\"payload\":\"AA*A\"},\"streamSid\":\"MZbad\"}",
+	    "{\"event\":\"media\",\"sequenceNumber\":\"3\",\"media\":{"
+	    "\"track\":\"inbound\",\"chunk\":\"1\",\"timestamp\":\"5\","
+	    "\"payload\":\"A=AA\"},\"streamSid\":\"MZbad\"}",
+	    "{\"event\":\"media\",\"sequenceNumber\":\"3\",\"media\":{"
+	    "\"track\":\"inbound\",\"chunk\":\"1\",\"timestamp\":\"5\","
+	    "\"payload\":\"AAAAA\"},\"streamSid\":\"MZbad\"}",
 	};
 	long before = metric("chorus_bad_frames_total");
 	uint8_t ulaw[160];
@@ -223,9 +226,9 @@ static void bad_media_after_start_is_dropped_and_counted(void **state)
 	ws_close(&c, 1000);
 	ws_free(&c);
 	/* Counted (folded into the server's counters when the call ends). */
-	for (int i = 0; i < 100 && metric("chorus_bad_frames_total") <
-					   before + (long)(sizeof(bad) /
-							   sizeof(*bad));
+	for (int i = 0;
+	     i < 100 && metric("chorus_bad_frames_total") <
+			    before + (long)(sizeof(bad) / sizeof(*bad));
 	     i++)
 		usleep(20000);
 	assert_int_equal(metric("chorus_bad_frames_total"),
@@ -287,21 +290,22 @@ static void dtmf_marks_and_other_tracks_are_counted_not_mixed(void **state)
 	ws_client_t c;
 
 	joined(&c, "MZdtmf");
-	assert_int_equal(ws_send_text(&c, "{\"event\":\"dtmf\",\"streamSid\":"
-					  "\"MZdtmf\",\"sequenceNumber\":\"5\","
-					  "\"dtmf\":{\"track\":\"inbound_track\","
-					  "\"digit\":\"7\"}}"),
+	assert_int_equal(ws_send_text(&c,
+				      "{\"event\":\"dtmf\",\"streamSid\":"
+				      "\"MZdtmf\",\"sequenceNumber\":\"5\","
+				      "\"dtmf\":{\"track\":\"inbound_track\","
+				      "\"digit\":\"7\"}}"),
 			 0);
 	assert_int_equal(ws_send_text(&c, "{\"event\":\"mark\",\"sequenceNumber"
 					  "\":\"4\",\"streamSid\":\"MZdtmf\","
 					  "\"mark\":{\"name\":\"greeting\"}}"),
 			 0);
 	assert_int_equal(
-		ws_send_text(&c, "{\"event\":\"media\",\"sequenceNumber\":\"6\","
-				 "\"media\":{\"track\":\"outbound\",\"chunk\":"
-				 "\"1\",\"timestamp\":\"0\",\"payload\":"
-				 "\"AAAA\"},\"streamSid\":\"MZdtmf\"}"),
-		0);
+	    ws_send_text(&c, "{\"event\":\"media\",\"sequenceNumber\":\"6\","
+			     "\"media\":{\"track\":\"outbound\",\"chunk\":"
+			     "\"1\",\"timestamp\":\"0\",\"payload\":"
+			     "\"AAAA\"},\"streamSid\":\"MZdtmf\"}"),
+	    0);
 	assert_int_equal(gwt_recv_media(&c, "MZdtmf", pcm, 960, T), 160);
 	ws_close(&c, 1000);
 	ws_free(&c);
@@ -330,12 +334,12 @@ static void escaped_and_reordered_media_takes_the_slow_path(void **state)
 {
 	/* "\/" in the payload, other key order, extra fields: all valid. */
 	static const char *ok[] = {
-		"{\"streamSid\":\"MZesc\",\"event\":\"media\",\"media\":{"
-		"\"payload\":\"\\/\\/\\/\\/\",\"timestamp\":\"40\","
-		"\"track\":\"inbound\"},\"extra\":true}",
-		"{ \"event\" : \"media\" , \"media\" : { \"track\" : "
-		"\"inbound\", \"timestamp\" : \"60\", \"payload\" : "
-		"\"//////////8=\" } }",
+	    "{\"streamSid\":\"MZesc\",\"event\":\"media\",\"media\":{"
+	    "\"payload\":\"\\/\\/\\/\\/\",\"timestamp\":\"40\","
+	    "\"track\":\"inbound\"},\"extra\":true}",
+	    "{ \"event\" : \"media\" , \"media\" : { \"track\" : "
+	    "\"inbound\", \"timestamp\" : \"60\", \"payload\" : "
+	    "\"//////////8=\" } }",
 	};
 	long before = metric("chorus_bad_frames_total");
 	int16_t pcm[960];
@@ -431,9 +435,8 @@ static void slow_reader_is_bounded_and_drops_oldest(void **state)
 	 * socket fills, and the gateway must drop the oldest audio rather
 	 * than queue it. */
 	ws_client_rcvbuf = 2048;
-	assert_int_equal(gwt_call(&c, gw.port, "/rooms/r", "MZslow", NULL,
-				  NULL),
-			 0);
+	assert_int_equal(
+	    gwt_call(&c, gw.port, "/rooms/r", "MZslow", NULL, NULL), 0);
 	ws_client_rcvbuf = 0;
 	usleep(3000000);
 	/* Say goodbye, then drain the backlog up to the server's close. */
@@ -449,7 +452,8 @@ static void slow_reader_is_bounded_and_drops_oldest(void **state)
 	       got, out, dropped);
 	assert_true(dropped > 0);
 	/* What it was written is what it was not dropped, give or take the
-	 * frames still queued when it left, and ticks a loaded machine skipped). */
+	 * frames still queued when it left, and ticks a loaded machine
+	 * skipped). */
 	assert_true(out + dropped >= 100);
 	bystander_unaffected();
 }
@@ -457,23 +461,22 @@ static void slow_reader_is_bounded_and_drops_oldest(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(binary_frame_closes_1003),
-		cmocka_unit_test(binary_frame_after_start_closes_1003),
-		cmocka_unit_test(invalid_json_before_start_closes_1007),
-		cmocka_unit_test(media_before_start_closes_1007),
-		cmocka_unit_test(oversize_frame_closes_1009),
-		cmocka_unit_test(oversize_fragmented_message_closes_1009),
-		cmocka_unit_test(fragmented_start_is_reassembled),
-		cmocka_unit_test(bad_media_after_start_is_dropped_and_counted),
-		cmocka_unit_test(odd_and_large_payloads_are_accepted),
-		cmocka_unit_test(
-			dtmf_marks_and_other_tracks_are_counted_not_mixed),
-		cmocka_unit_test(a_run_of_bad_frames_closes_1007),
-		cmocka_unit_test(escaped_and_reordered_media_takes_the_slow_path),
-		cmocka_unit_test(abrupt_reset_leaves_others_untouched),
-		cmocka_unit_test(
-			many_rooms_emptying_at_once_keep_the_server_running),
-		cmocka_unit_test(slow_reader_is_bounded_and_drops_oldest),
+	    cmocka_unit_test(binary_frame_closes_1003),
+	    cmocka_unit_test(binary_frame_after_start_closes_1003),
+	    cmocka_unit_test(invalid_json_before_start_closes_1007),
+	    cmocka_unit_test(media_before_start_closes_1007),
+	    cmocka_unit_test(oversize_frame_closes_1009),
+	    cmocka_unit_test(oversize_fragmented_message_closes_1009),
+	    cmocka_unit_test(fragmented_start_is_reassembled),
+	    cmocka_unit_test(bad_media_after_start_is_dropped_and_counted),
+	    cmocka_unit_test(odd_and_large_payloads_are_accepted),
+	    cmocka_unit_test(dtmf_marks_and_other_tracks_are_counted_not_mixed),
+	    cmocka_unit_test(a_run_of_bad_frames_closes_1007),
+	    cmocka_unit_test(escaped_and_reordered_media_takes_the_slow_path),
+	    cmocka_unit_test(abrupt_reset_leaves_others_untouched),
+	    cmocka_unit_test(
+		many_rooms_emptying_at_once_keep_the_server_running),
+	    cmocka_unit_test(slow_reader_is_bounded_and_drops_oldest),
 	};
 
 	ts_seed("test_gateway_robust");

@@ -179,8 +179,9 @@ static void config_rooms_exist_without_auto_create(void **state)
 
 static void flags_override_environment_override_defaults(void **state)
 {
-	char *argv[] = {"gw", "--port", "9000", "--no-auto-create",
-			"--norm", "average", "--log-level", "debug", NULL};
+	char *argv[] = {"gw",	  "--port",  "9000",	    "--no-auto-create",
+			"--norm", "average", "--log-level", "debug",
+			NULL};
 	char err[GW_ERR_LEN];
 	gw_config_t c;
 
@@ -247,12 +248,12 @@ static void config_file_defines_rooms(void **state)
 	gw_config_t c;
 
 	assert_int_equal(
-		load("{\"rooms\":[{\"name\":\"a\",\"password\":\"p\","
-		     "\"max_participants\":3,\"mixer\":{\"norm\":\"clip\","
-		     "\"echo\":true,\"gate_threshold_dbfs\":-50}},"
-		     "{\"name\":\"b\"}]}",
-		     &c, err),
-		0);
+	    load("{\"rooms\":[{\"name\":\"a\",\"password\":\"p\","
+		 "\"max_participants\":3,\"mixer\":{\"norm\":\"clip\","
+		 "\"echo\":true,\"gate_threshold_dbfs\":-50}},"
+		 "{\"name\":\"b\"}]}",
+		 &c, err),
+	    0);
 	assert_int_equal(c.n_rooms, 2);
 	assert_string_equal(c.rooms[0].password, "p");
 	assert_int_equal(c.rooms[0].max_participants, 3);
@@ -265,14 +266,14 @@ static void config_file_defines_rooms(void **state)
 	assert_int_equal(load("{\"rooms\":[{\"name\":\"a b\"}]}", &c, err),
 			 -EINVAL);
 	gw_config_free(&c);
-	assert_int_equal(load("{\"rooms\":[{\"name\":\"a\",\"pasword\":1}]}",
-			      &c, err),
-			 -EINVAL);
+	assert_int_equal(
+	    load("{\"rooms\":[{\"name\":\"a\",\"pasword\":1}]}", &c, err),
+	    -EINVAL);
 	assert_non_null(strstr(err, "pasword"));
 	gw_config_free(&c);
-	assert_int_equal(load("{\"rooms\":[{\"name\":\"a\"},{\"name\":\"a\"}]}",
-			      &c, err),
-			 -EINVAL);
+	assert_int_equal(
+	    load("{\"rooms\":[{\"name\":\"a\"},{\"name\":\"a\"}]}", &c, err),
+	    -EINVAL);
 	gw_config_free(&c);
 	assert_int_equal(load("{\"rooms\":[", &c, err), -EINVAL);
 	gw_config_free(&c);
@@ -294,15 +295,15 @@ static void start_is_read_with_its_parameters(void **state)
 	gw_msg_t m;
 
 	assert_int_equal(
-		parse("{\"event\":\"start\",\"sequenceNumber\":\"1\",\"start\":{"
-		      "\"accountSid\":\"AC1\",\"streamSid\":\"MZ1\",\"callSid\":"
-		      "\"CA1\",\"tracks\":[\"inbound\"],\"customParameters\":{"
-		      "\"room\":\"standup\",\"password\":\"hunter2\"},"
-		      "\"mediaFormat\":{\"encoding\":\"audio/x-mulaw\","
-		      "\"sampleRate\":8000,\"channels\":1}},"
-		      "\"streamSid\":\"MZ1\"}",
-		      &m),
-		0);
+	    parse("{\"event\":\"start\",\"sequenceNumber\":\"1\",\"start\":{"
+		  "\"accountSid\":\"AC1\",\"streamSid\":\"MZ1\",\"callSid\":"
+		  "\"CA1\",\"tracks\":[\"inbound\"],\"customParameters\":{"
+		  "\"room\":\"standup\",\"password\":\"hunter2\"},"
+		  "\"mediaFormat\":{\"encoding\":\"audio/x-mulaw\","
+		  "\"sampleRate\":8000,\"channels\":1}},"
+		  "\"streamSid\":\"MZ1\"}",
+		  &m),
+	    0);
 	assert_int_equal(m.event, GW_EV_START);
 	assert_string_equal(m.start.stream_sid, "MZ1");
 	assert_string_equal(m.start.call_sid, "CA1");
@@ -352,12 +353,11 @@ static void control_events_are_recognised(void **state)
 	assert_int_equal(m.event, GW_EV_DTMF);
 	assert_int_equal(m.digit, '#');
 	gw_msg_release(&m);
-	assert_int_equal(parse("{\"event\":\"dtmf\",\"dtmf\":{\"digit\":\"x\"}}",
-			       &m),
-			 -EINVAL);
-	assert_int_equal(parse("{\"event\":\"mark\",\"mark\":{\"name\":\"g\"}}",
-			       &m),
-			 0);
+	assert_int_equal(
+	    parse("{\"event\":\"dtmf\",\"dtmf\":{\"digit\":\"x\"}}", &m),
+	    -EINVAL);
+	assert_int_equal(
+	    parse("{\"event\":\"mark\",\"mark\":{\"name\":\"g\"}}", &m), 0);
 	assert_int_equal(m.event, GW_EV_MARK);
 	gw_msg_release(&m);
 	assert_int_equal(parse("{\"event\":\"stop\"}", &m), 0);
@@ -389,19 +389,19 @@ static void media_envelope_is_exactly_the_protocol_shape(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(room_names_are_1_to_64_safe_characters),
-		cmocka_unit_test(paths_give_the_room_or_none),
-		cmocka_unit_test(passwords_compare_exactly),
-		cmocka_unit_test(seats_are_lowest_free_and_limits_hold),
-		cmocka_unit_test(creator_sets_password_until_room_empties),
-		cmocka_unit_test(config_rooms_exist_without_auto_create),
-		cmocka_unit_test(flags_override_environment_override_defaults),
-		cmocka_unit_test(bad_settings_are_refused_with_a_message),
-		cmocka_unit_test(config_file_defines_rooms),
-		cmocka_unit_test(start_is_read_with_its_parameters),
-		cmocka_unit_test(other_media_formats_are_not_supported),
-		cmocka_unit_test(control_events_are_recognised),
-		cmocka_unit_test(media_envelope_is_exactly_the_protocol_shape),
+	    cmocka_unit_test(room_names_are_1_to_64_safe_characters),
+	    cmocka_unit_test(paths_give_the_room_or_none),
+	    cmocka_unit_test(passwords_compare_exactly),
+	    cmocka_unit_test(seats_are_lowest_free_and_limits_hold),
+	    cmocka_unit_test(creator_sets_password_until_room_empties),
+	    cmocka_unit_test(config_rooms_exist_without_auto_create),
+	    cmocka_unit_test(flags_override_environment_override_defaults),
+	    cmocka_unit_test(bad_settings_are_refused_with_a_message),
+	    cmocka_unit_test(config_file_defines_rooms),
+	    cmocka_unit_test(start_is_read_with_its_parameters),
+	    cmocka_unit_test(other_media_formats_are_not_supported),
+	    cmocka_unit_test(control_events_are_recognised),
+	    cmocka_unit_test(media_envelope_is_exactly_the_protocol_shape),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

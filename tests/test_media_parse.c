@@ -18,9 +18,9 @@
 #include "tests/support/tsupport.h"
 
 static const char twilio[] =
-	"{\"event\":\"media\",\"sequenceNumber\":\"3\",\"media\":{\"track\":"
-	"\"inbound\",\"chunk\":\"1\",\"timestamp\":\"5\",\"payload\":"
-	"\"//////////8=\"},\"streamSid\":\"MZ18ad3ab5a668481ce02b83e7395059f0\"}";
+    "{\"event\":\"media\",\"sequenceNumber\":\"3\",\"media\":{\"track\":"
+    "\"inbound\",\"chunk\":\"1\",\"timestamp\":\"5\",\"payload\":"
+    "\"//////////8=\"},\"streamSid\":\"MZ18ad3ab5a668481ce02b83e7395059f0\"}";
 
 static int fast(const char *s, gw_media_t *m)
 {
@@ -49,10 +49,10 @@ static void twilio_shape_is_handled(void **state)
 static void large_numbers_and_outbound_track(void **state)
 {
 	static const char s[] =
-		"{\"event\":\"media\",\"sequenceNumber\":\"4294967295\","
-		"\"media\":{\"track\":\"outbound\",\"chunk\":\"123456\","
-		"\"timestamp\":\"4000000000\",\"payload\":\"\"},"
-		"\"streamSid\":\"x\"}";
+	    "{\"event\":\"media\",\"sequenceNumber\":\"4294967295\","
+	    "\"media\":{\"track\":\"outbound\",\"chunk\":\"123456\","
+	    "\"timestamp\":\"4000000000\",\"payload\":\"\"},"
+	    "\"streamSid\":\"x\"}";
 	gw_media_t m;
 
 	assert_int_equal(fast(s, &m), 1);
@@ -65,58 +65,58 @@ static void large_numbers_and_outbound_track(void **state)
 static void anything_unusual_is_not_handled(void **state)
 {
 	static const char *const cases[] = {
-		/* escapes: the slow path unescapes */
-		"{\"event\":\"media\",\"sequenceNumber\":\"3\",\"media\":{"
-		"\"track\":\"inbound\",\"chunk\":\"1\",\"timestamp\":\"5\","
-		"\"payload\":\"\\/\\/\\/\\/\"},\"streamSid\":\"MZ\"}",
-		"{\"event\":\"media\",\"sequenceNumber\":\"3\",\"media\":{"
-		"\"track\":\"inbound\",\"chunk\":\"1\",\"timestamp\":\"5\","
-		"\"payload\":\"AAAA\"},\"streamSid\":\"M\\\"Z\"}",
-		/* other key order */
-		"{\"sequenceNumber\":\"3\",\"event\":\"media\",\"media\":{"
-		"\"track\":\"inbound\",\"chunk\":\"1\",\"timestamp\":\"5\","
-		"\"payload\":\"AAAA\"},\"streamSid\":\"MZ\"}",
-		"{\"event\":\"media\",\"sequenceNumber\":\"3\",\"media\":{"
-		"\"track\":\"inbound\",\"timestamp\":\"5\",\"chunk\":\"1\","
-		"\"payload\":\"AAAA\"},\"streamSid\":\"MZ\"}",
-		/* extra / missing fields */
-		"{\"event\":\"media\",\"sequenceNumber\":\"3\",\"media\":{"
-		"\"track\":\"inbound\",\"chunk\":\"1\",\"timestamp\":\"5\","
-		"\"payload\":\"AAAA\",\"x\":1},\"streamSid\":\"MZ\"}",
-		"{\"event\":\"media\",\"sequenceNumber\":\"3\",\"media\":{"
-		"\"track\":\"inbound\",\"chunk\":\"1\",\"timestamp\":\"5\","
-		"\"payload\":\"AAAA\"},\"streamSid\":\"MZ\",\"x\":1}",
-		"{\"event\":\"media\",\"sequenceNumber\":\"3\",\"media\":{"
-		"\"track\":\"inbound\",\"chunk\":\"1\",\"timestamp\":\"5\","
-		"\"payload\":\"AAAA\"}}",
-		/* whitespace, numbers not strings, bad numbers */
-		"{ \"event\":\"media\",\"sequenceNumber\":\"3\",\"media\":{"
-		"\"track\":\"inbound\",\"chunk\":\"1\",\"timestamp\":\"5\","
-		"\"payload\":\"AAAA\"},\"streamSid\":\"MZ\"}",
-		"{\"event\":\"media\",\"sequenceNumber\":3,\"media\":{"
-		"\"track\":\"inbound\",\"chunk\":\"1\",\"timestamp\":\"5\","
-		"\"payload\":\"AAAA\"},\"streamSid\":\"MZ\"}",
-		"{\"event\":\"media\",\"sequenceNumber\":\"3\",\"media\":{"
-		"\"track\":\"inbound\",\"chunk\":\"1\",\"timestamp\":\"-5\","
-		"\"payload\":\"AAAA\"},\"streamSid\":\"MZ\"}",
-		"{\"event\":\"media\",\"sequenceNumber\":\"3\",\"media\":{"
-		"\"track\":\"inbound\",\"chunk\":\"1\",\"timestamp\":"
-		"\"4294967296\",\"payload\":\"AAAA\"},\"streamSid\":\"MZ\"}",
-		"{\"event\":\"media\",\"sequenceNumber\":\"3\",\"media\":{"
-		"\"track\":\"inbound\",\"chunk\":\"1\",\"timestamp\":\"\","
-		"\"payload\":\"AAAA\"},\"streamSid\":\"MZ\"}",
-		/* trailing bytes, truncation, control characters */
-		"{\"event\":\"media\",\"sequenceNumber\":\"3\",\"media\":{"
-		"\"track\":\"inbound\",\"chunk\":\"1\",\"timestamp\":\"5\","
-		"\"payload\":\"AAAA\"},\"streamSid\":\"MZ\"} ",
-		"{\"event\":\"media\",\"sequenceNumber\":\"3\",\"media\":{"
-		"\"track\":\"inbound\",\"chunk\":\"1\",\"timestamp\":\"5\","
-		"\"payload\":\"AAAA\"},\"streamSid\":\"MZ\"",
-		"{\"event\":\"media\",\"sequenceNumber\":\"3\",\"media\":{"
-		"\"track\":\"inbound\",\"chunk\":\"1\",\"timestamp\":\"5\","
-		"\"payload\":\"AA\nAA\"},\"streamSid\":\"MZ\"}",
-		"{\"event\":\"start\"}",
-		"",
+	    /* escapes: the slow path unescapes */
+	    "{\"event\":\"media\",\"sequenceNumber\":\"3\",\"media\":{"
+	    "\"track\":\"inbound\",\"chunk\":\"1\",\"timestamp\":\"5\","
+	    "\"payload\":\"\\/\\/\\/\\/\"},\"streamSid\":\"MZ\"}",
+	    "{\"event\":\"media\",\"sequenceNumber\":\"3\",\"media\":{"
+	    "\"track\":\"inbound\",\"chunk\":\"1\",\"timestamp\":\"5\","
+	    "\"payload\":\"AAAA\"},\"streamSid\":\"M\\\"Z\"}",
+	    /* other key order */
+	    "{\"sequenceNumber\":\"3\",\"event\":\"media\",\"media\":{"
+	    "\"track\":\"inbound\",\"chunk\":\"1\",\"timestamp\":\"5\","
+	    "\"payload\":\"AAAA\"},\"streamSid\":\"MZ\"}",
+	    "{\"event\":\"media\",\"sequenceNumber\":\"3\",\"media\":{"
+	    "\"track\":\"inbound\",\"timestamp\":\"5\",\"chunk\":\"1\","
+	    "\"payload\":\"AAAA\"},\"streamSid\":\"MZ\"}",
+	    /* extra / missing fields */
+	    "{\"event\":\"media\",\"sequenceNumber\":\"3\",\"media\":{"
+	    "\"track\":\"inbound\",\"chunk\":\"1\",\"timestamp\":\"5\","
+	    "\"payload\":\"AAAA\",\"x\":1},\"streamSid\":\"MZ\"}",
+	    "{\"event\":\"media\",\"sequenceNumber\":\"3\",\"media\":{"
+	    "\"track\":\"inbound\",\"chunk\":\"1\",\"timestamp\":\"5\","
+	    "\"payload\":\"AAAA\"},\"streamSid\":\"MZ\",\"x\":1}",
+	    "{\"event\":\"media\",\"sequenceNumber\":\"3\",\"media\":{"
+	    "\"track\":\"inbound\",\"chunk\":\"1\",\"timestamp\":\"5\","
+	    "\"payload\":\"AAAA\"}}",
+	    /* whitespace, numbers not strings, bad numbers */
+	    "{ \"event\":\"media\",\"sequenceNumber\":\"3\",\"media\":{"
+	    "\"track\":\"inbound\",\"chunk\":\"1\",\"timestamp\":\"5\","
+	    "\"payload\":\"AAAA\"},\"streamSid\":\"MZ\"}",
+	    "{\"event\":\"media\",\"sequenceNumber\":3,\"media\":{"
+	    "\"track\":\"inbound\",\"chunk\":\"1\",\"timestamp\":\"5\","
+	    "\"payload\":\"AAAA\"},\"streamSid\":\"MZ\"}",
+	    "{\"event\":\"media\",\"sequenceNumber\":\"3\",\"media\":{"
+	    "\"track\":\"inbound\",\"chunk\":\"1\",\"timestamp\":\"-5\","
+	    "\"payload\":\"AAAA\"},\"streamSid\":\"MZ\"}",
+	    "{\"event\":\"media\",\"sequenceNumber\":\"3\",\"media\":{"
+	    "\"track\":\"inbound\",\"chunk\":\"1\",\"timestamp\":"
+	    "\"4294967296\",\"payload\":\"AAAA\"},\"streamSid\":\"MZ\"}",
+	    "{\"event\":\"media\",\"sequenceNumber\":\"3\",\"media\":{"
+	    "\"track\":\"inbound\",\"chunk\":\"1\",\"timestamp\":\"\","
+	    "\"payload\":\"AAAA\"},\"streamSid\":\"MZ\"}",
+	    /* trailing bytes, truncation, control characters */
+	    "{\"event\":\"media\",\"sequenceNumber\":\"3\",\"media\":{"
+	    "\"track\":\"inbound\",\"chunk\":\"1\",\"timestamp\":\"5\","
+	    "\"payload\":\"AAAA\"},\"streamSid\":\"MZ\"} ",
+	    "{\"event\":\"media\",\"sequenceNumber\":\"3\",\"media\":{"
+	    "\"track\":\"inbound\",\"chunk\":\"1\",\"timestamp\":\"5\","
+	    "\"payload\":\"AAAA\"},\"streamSid\":\"MZ\"",
+	    "{\"event\":\"media\",\"sequenceNumber\":\"3\",\"media\":{"
+	    "\"track\":\"inbound\",\"chunk\":\"1\",\"timestamp\":\"5\","
+	    "\"payload\":\"AA\nAA\"},\"streamSid\":\"MZ\"}",
+	    "{\"event\":\"start\"}",
+	    "",
 	};
 	gw_media_t m;
 
@@ -195,12 +195,12 @@ static void parse_u32_is_strict(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(twilio_shape_is_handled),
-		cmocka_unit_test(large_numbers_and_outbound_track),
-		cmocka_unit_test(anything_unusual_is_not_handled),
-		cmocka_unit_test(every_prefix_is_not_handled),
-		cmocka_unit_test(fast_and_slow_paths_agree_on_random_mutations),
-		cmocka_unit_test(parse_u32_is_strict),
+	    cmocka_unit_test(twilio_shape_is_handled),
+	    cmocka_unit_test(large_numbers_and_outbound_track),
+	    cmocka_unit_test(anything_unusual_is_not_handled),
+	    cmocka_unit_test(every_prefix_is_not_handled),
+	    cmocka_unit_test(fast_and_slow_paths_agree_on_random_mutations),
+	    cmocka_unit_test(parse_u32_is_strict),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -155,17 +155,16 @@ int gwt_call(ws_client_t *c, uint16_t port, const char *path,
 		return r;
 	snprintf(params, sizeof(params), "%s%s%s%s%s%s%s",
 		 room ? "\"room\":\"" : "", room ? room : "", room ? "\"" : "",
-		 room && password ? "," : "",
-		 password ? "\"password\":\"" : "", password ? password : "",
-		 password ? "\"" : "");
+		 room && password ? "," : "", password ? "\"password\":\"" : "",
+		 password ? password : "", password ? "\"" : "");
 	return ws_sendf(
-		c,
-		"{\"event\":\"start\",\"sequenceNumber\":\"1\",\"start\":{"
-		"\"accountSid\":\"ACtest\",\"streamSid\":\"%s\",\"callSid\":"
-		"\"CA%s\",\"tracks\":[\"inbound\"],\"customParameters\":{%s},"
-		"\"mediaFormat\":{\"encoding\":\"audio/x-mulaw\","
-		"\"sampleRate\":8000,\"channels\":1}},\"streamSid\":\"%s\"}",
-		stream_sid, stream_sid, params, stream_sid);
+	    c,
+	    "{\"event\":\"start\",\"sequenceNumber\":\"1\",\"start\":{"
+	    "\"accountSid\":\"ACtest\",\"streamSid\":\"%s\",\"callSid\":"
+	    "\"CA%s\",\"tracks\":[\"inbound\"],\"customParameters\":{%s},"
+	    "\"mediaFormat\":{\"encoding\":\"audio/x-mulaw\","
+	    "\"sampleRate\":8000,\"channels\":1}},\"streamSid\":\"%s\"}",
+	    stream_sid, stream_sid, params, stream_sid);
 }
 
 int gwt_send_media(ws_client_t *c, const char *stream_sid, uint32_t seq,
@@ -213,14 +212,13 @@ int gwt_recv_media(ws_client_t *c, const char *stream_sid, int16_t *pcm,
 	return (int)n;
 }
 
-void gwt_tone(uint8_t *ulaw, size_t n, double freq, double amp,
-	      uint64_t start)
+void gwt_tone(uint8_t *ulaw, size_t n, double freq, double amp, uint64_t start)
 {
 	for (size_t i = 0; i < n; i++) {
 		double t = (double)(start + i) / 8000.0;
 
 		ulaw[i] = g711_ulaw_encode(
-			(int16_t)lrint(amp * 32767.0 * sin(2 * M_PI * freq * t)));
+		    (int16_t)lrint(amp * 32767.0 * sin(2 * M_PI * freq * t)));
 	}
 }
 

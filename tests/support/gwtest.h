@@ -59,8 +59,7 @@ int gwt_recv_media(ws_client_t *c, const char *stream_sid, int16_t *pcm,
 
 /* n samples (8 kHz) of a sine at freq Hz and amplitude amp, continuing
  * at sample index start (so consecutive frames join up), as µ-law. */
-void gwt_tone(uint8_t *ulaw, size_t n, double freq, double amp,
-	      uint64_t start);
+void gwt_tone(uint8_t *ulaw, size_t n, double freq, double amp, uint64_t start);
 /* Goertzel power of freq in pcm, normalised so a full-scale sine ~ 0.25. */
 double gwt_goertzel(const int16_t *pcm, size_t n, double freq);
 /* Mean square of pcm normalised to full scale. */

@@ -255,9 +255,8 @@ static int append_msg(ws_client_t *c, const uint8_t *p, size_t n)
 
 int ws_recv(ws_client_t *c, int timeout_ms)
 {
-	uint64_t deadline = timeout_ms ? ts_now_ns() +
-						 (uint64_t)timeout_ms * 1000000ull
-				       : 0;
+	uint64_t deadline =
+	    timeout_ms ? ts_now_ns() + (uint64_t)timeout_ms * 1000000ull : 0;
 	int msg_op = -1;
 
 	c->msg_len = 0;
@@ -280,8 +279,8 @@ int ws_recv(ws_client_t *c, int timeout_ms)
 			if (len >= 2) {
 				size_t rl = len - 2;
 
-				c->close_code = c->rbuf[off] << 8 |
-						c->rbuf[off + 1];
+				c->close_code =
+				    c->rbuf[off] << 8 | c->rbuf[off + 1];
 				if (rl >= sizeof(c->close_reason))
 					rl = sizeof(c->close_reason) - 1;
 				memcpy(c->close_reason, c->rbuf + off + 2, rl);

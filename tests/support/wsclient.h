@@ -42,8 +42,7 @@ extern int ws_client_rcvbuf;
  * the server answered without 101 (http_status says what), or a negative
  * errno (-ETIMEDOUT after timeout_ms).
  */
-int ws_connect(ws_client_t *c, uint16_t port, const char *path,
-	       int timeout_ms);
+int ws_connect(ws_client_t *c, uint16_t port, const char *path, int timeout_ms);
 
 /* Sends one frame, masked as a client must. fin false starts/continues a
  * fragmented message. Returns 0 or a negative errno. */
@@ -51,7 +50,7 @@ int ws_send_frame(ws_client_t *c, int opcode, bool fin, const void *data,
 		  size_t len);
 int ws_send_text(ws_client_t *c, const char *text);
 int ws_sendf(ws_client_t *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /*
  * Reads one whole message (answering pings). Returns its opcode (text and
