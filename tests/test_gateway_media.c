@@ -28,7 +28,7 @@
 
 #define T	     5000
 #define FRAME	     160
-#define MAX_CALLS    4
+#define MAX_CALLS    12
 #define KEEP_SAMPLES (8000 * 2) /* what each call heard, last 2 s */
 
 static gwt_proc_t gw;
@@ -292,6 +292,34 @@ static void echo_mode_lets_a_lone_caller_hear_itself(void **state)
 	stop_gw();
 }
 
+static void a_room_spans_workers(void **state)
+{
+	static const char *args[] = {"--workers", "2", NULL};
+	int w0, w1;
+
+	start_gw(args);
+	/* The kernel spreads connections over the workers' sockets: with 12
+	 * calls, both workers get some (all on one: 1 in 2048). */
+	join(0, "wide", 600, 0.25);
+	for (int i = 1; i < MAX_CALLS; i++)
+		join(i, "wide", 0, 0);
+	run(2000, true);
+	w0 = gwt_log_count(&gw, "[w0] join room=wide");
+	w1 = gwt_log_count(&gw, "[w1] join room=wide");
+	printf("calls on worker 0: %d, on worker 1: %d\n", w0, w1);
+	assert_int_equal(w0 + w1, MAX_CALLS);
+	assert_true(w0 > 0 && w1 > 0);
+	/* Everyone gets a frame every tick, whichever worker ticks the room. */
+	for (int i = 0; i < MAX_CALLS; i++)
+		assert_true(calls[i].frames_heard >= 60);
+#ifndef CHORUS_NO_MIXER
+	/* And hears the talker, across threads. */
+	for (int i = 1; i < MAX_CALLS; i++)
+		assert_true(tone_power(i, 600) > 1e-3);
+#endif
+	stop_gw();
+}
+
 static void output_is_paced_one_frame_per_tick(void **state)
 {
 	unsigned before, got;
@@ -315,6 +343,7 @@ int main(void)
 	    cmocka_unit_test(silence_gate_keeps_quiet_noise_out),
 	    cmocka_unit_test(late_joiner_hears_the_room_and_leaver_stops),
 	    cmocka_unit_test(echo_mode_lets_a_lone_caller_hear_itself),
+	    cmocka_unit_test(a_room_spans_workers),
 	    cmocka_unit_test(output_is_paced_one_frame_per_tick),
 	};
 
