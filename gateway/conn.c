@@ -192,8 +192,8 @@ static int on_message_joined(conn_t *c, const char *buf, size_t len)
 		pthread_mutex_lock(&c->m.room->lock);
 		mix_participant_dtmf(c->m.p, msg.digit);
 		pthread_mutex_unlock(&c->m.room->lock);
-		gw_debug("dtmf room=%s seat=%u digit=%c", c->m.room->name,
-			 c->m.seat, msg.digit);
+		gw_info("dtmf room=%s seat=%u digit=%c", c->m.room->name,
+			c->m.seat, msg.digit);
 		break;
 	case GW_EV_MARK:
 		c->marks++;

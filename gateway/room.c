@@ -76,8 +76,8 @@ int gw_room_from_path(const char *path, char *out)
 	for (s = path + sizeof(prefix) - 1; *s; s++) {
 		char ch = *s;
 
-		if (ch == '/' && s[1] == '\0')
-			break; /* one trailing slash */
+		if (ch == '/')
+			break; /* what follows the room is the caller's */
 		if (ch == '%') {
 			int hi = hexval(s[1]), lo = hi < 0 ? -1 : hexval(s[2]);
 
@@ -107,6 +107,9 @@ static gw_room_t *room_new(const char *name, const char *password, unsigned max,
 	room->max_participants = max;
 	room->seats = calloc(max, sizeof(*room->seats));
 	room->mix = mix_room_new(mix);
+	if (room->mix)
+		room->period_ns =
+		    (uint64_t)mix_room_settings(room->mix)->frame_ms * 1000000;
 	if (!room->seats || !room->mix ||
 	    pthread_mutex_init(&room->lock, NULL)) {
 		if (room->mix)
@@ -250,14 +253,11 @@ int gw_registry_join(gw_registry_t *r, const char *name, const char *password,
 	pthread_mutex_lock(&r->lock);
 	ret = admit(r, name, password, m);
 	if (ret == 0) {
+		/* Mixer control calls never overlap the room's tick. */
+		pthread_mutex_lock(&m->room->lock);
 		m->p = mix_participant_new(m->room->mix, user);
-		if (m->p) {
-			pthread_mutex_lock(&m->room->lock);
-			ret = mix_room_add(m->room->mix, m->p);
-			pthread_mutex_unlock(&m->room->lock);
-		} else {
-			ret = -ENOMEM;
-		}
+		ret = m->p ? mix_room_add(m->room->mix, m->p) : -ENOMEM;
+		pthread_mutex_unlock(&m->room->lock);
 		if (ret < 0) {
 			/* Undo the seat; the clock, if it was started for
 			 * this call, finds the room empty and stops. */

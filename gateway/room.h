@@ -35,6 +35,7 @@ struct gw_room {
 	bool admin;			    /* from the config file */
 	unsigned max_participants;
 	mix_room_t *mix;
+	uint64_t period_ns;   /* the mixer's frame: one tick */
 	pthread_mutex_t lock; /* the tick and mixer control calls */
 	atomic_uint members;
 	bool *seats; /* seats[i]: seat i + 1 is taken */
@@ -72,10 +73,11 @@ bool gw_room_name_valid(const char *s, size_t len);
 bool gw_password_equal(const char *a, const char *b);
 
 /*
- * Finds the room in a request path: "/rooms/<name>" (URL-decoded; a trailing
- * slash allowed) copies the name into out (GW_ROOM_NAME_MAX + 1 bytes) and
- * returns 1; "/" returns 0 (the room comes from customParameters); anything
- * else, or an invalid name, returns -EINVAL.
+ * Finds the room in a request path: "/rooms/<name>" or any path under it
+ * ("/rooms/<name>/..."; the name URL-decoded) copies the name into out
+ * (GW_ROOM_NAME_MAX + 1 bytes) and returns 1; "/" returns 0 (the room comes
+ * from customParameters); anything else, or an invalid name, returns
+ * -EINVAL.
  */
 int gw_room_from_path(const char *path, char *out);
 

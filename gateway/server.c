@@ -131,7 +131,7 @@ static void wake_others(worker_t *w)
 
 static uint64_t period_ns(gw_room_t *room)
 {
-	return (uint64_t)mix_room_settings(room->mix)->frame_ms * 1000000ull;
+	return room->period_ns;
 }
 
 /* Ticks room if due. Returns false when the room left the clock (emptied;

@@ -356,6 +356,34 @@ static void sigterm_closes_every_call_1001_and_exits_0(void **state)
 	assert_int_equal(gwt_stop(&gw, SIGTERM, 5000), 0);
 }
 
+static void sigint_closes_calls_1001_and_exits_0_too(void **state)
+{
+	ws_client_t c;
+	int16_t pcm[960];
+
+	start_gw(NULL);
+	join_ok(&c, "/rooms/int", "MZint", NULL, NULL);
+	kill(gw.pid, SIGINT);
+	/* Frames already queued may arrive before the close. */
+	while (gwt_recv_media(&c, "MZint", pcm, 960, T) == 160)
+		;
+	assert_true(c.closed);
+	assert_int_equal(c.close_code, 1001);
+	ws_free(&c);
+	assert_int_equal(gwt_stop(&gw, SIGINT, 5000), 0);
+}
+
+static void a_path_under_the_room_names_the_room(void **state)
+{
+	ws_client_t c;
+
+	start_gw(NULL);
+	join_ok(&c, "/rooms/demo/caller-42", "MZsub", NULL, NULL);
+	ws_free(&c);
+	assert_int_equal(gwt_log_count(&gw, "join room=demo seat=1"), 1);
+	stop_gw();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -378,6 +406,8 @@ int main(void)
 	    cmocka_unit_test(unsupported_media_format_is_refused_with_reason),
 	    cmocka_unit_test(stop_event_closes_1000),
 	    cmocka_unit_test(sigterm_closes_every_call_1001_and_exits_0),
+	    cmocka_unit_test(sigint_closes_calls_1001_and_exits_0_too),
+	    cmocka_unit_test(a_path_under_the_room_names_the_room),
 	};
 
 	ts_seed("test_gateway_admission");

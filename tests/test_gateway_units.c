@@ -48,7 +48,9 @@ static void paths_give_the_room_or_none(void **state)
 	assert_int_equal(gw_room_from_path("/rooms/a%2Eb%5fc", room), 1);
 	assert_string_equal(room, "a.b_c");
 	assert_int_equal(gw_room_from_path("/rooms/", room), -EINVAL);
-	assert_int_equal(gw_room_from_path("/rooms/a/b", room), -EINVAL);
+	assert_int_equal(gw_room_from_path("/rooms/a/b", room), 1);
+	assert_string_equal(room, "a");
+	assert_int_equal(gw_room_from_path("/rooms//b", room), -EINVAL);
 	assert_int_equal(gw_room_from_path("/rooms/a%2", room), -EINVAL);
 	assert_int_equal(gw_room_from_path("/rooms/a%20b", room), -EINVAL);
 	assert_int_equal(gw_room_from_path("/other", room), -EINVAL);
