@@ -423,6 +423,62 @@ static void many_rooms_emptying_at_once_keep_the_server_running(void **state)
 	bystander_unaffected();
 }
 
+/* Seeded random damage to real frames, sent after start: whatever it is,
+ * the call is either kept or closed with a protocol code, and the server
+ * and the bystander carry on. */
+static void random_damage_never_hurts_the_server(void **state)
+{
+	static const char good[] =
+	    "{\"event\":\"media\",\"sequenceNumber\":\"3\",\"media\":{"
+	    "\"track\":\"inbound\",\"chunk\":\"1\",\"timestamp\":\"5\","
+	    "\"payload\":\"//////////////////////////8=\"},\"streamSid\":"
+	    "\"MZfz\"}";
+	char buf[sizeof(good) + 64];
+	int closed = 0;
+
+	for (int call = 0; call < 8; call++) {
+		ws_client_t c;
+		int r;
+
+		joined(&c, "MZfz");
+		for (int i = 0; i < 40; i++) {
+			size_t n = sizeof(good) - 1;
+
+			memcpy(buf, good, n);
+			for (int k = 0; k < 1 + (int)(ts_rand() % 4); k++) {
+				switch (ts_rand() % 3) {
+				case 0: /* replace a byte */
+					buf[ts_rand() % n] = (char)ts_rand();
+					break;
+				case 1: /* cut the tail */
+					n = 1 + ts_rand() % n;
+					break;
+				default: /* duplicate a slice at the end */
+					if (n > 16 && n + 16 < sizeof(buf)) {
+						size_t at = ts_rand() % (n - 16);
+
+						memcpy(buf + n, buf + at, 16);
+						n += 16;
+					}
+				}
+			}
+			if (ws_send_frame(&c, WS_OP_TEXT, true, buf, n) < 0)
+				break;
+		}
+		/* Still open (damage is dropped), or closed with 1007 after
+		 * a run of bad frames; never anything else. */
+		ws_close_keep(&c, 1000);
+		r = ws_wait_close(&c, T);
+		if (r != 1000) {
+			assert_int_equal(r, 1007);
+			closed++;
+		}
+		ws_free(&c);
+	}
+	printf("random damage: %d of 8 calls closed with 1007\n", closed);
+	bystander_unaffected();
+}
+
 static void slow_reader_is_bounded_and_drops_oldest(void **state)
 {
 	const char *leave = "streamSid=MZslow callSid=CAMZslow in=";
@@ -476,6 +532,7 @@ int main(void)
 	    cmocka_unit_test(abrupt_reset_leaves_others_untouched),
 	    cmocka_unit_test(
 		many_rooms_emptying_at_once_keep_the_server_running),
+	    cmocka_unit_test(random_damage_never_hurts_the_server),
 	    cmocka_unit_test(slow_reader_is_bounded_and_drops_oldest),
 	};
 
