@@ -59,6 +59,15 @@ end_call(conn_t *c, int code, const char *fmt, ...)
 
 /* --- admission --------------------------------------------------------- */
 
+static void printable(char *s)
+{
+	for (; *s; s++) {
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f ||
+		    *s == '"')
+			*s = '?';
+	}
+}
+
 static int on_start(conn_t *c, const gw_start_t *st)
 {
 	const char *room = c->room;
@@ -66,6 +75,11 @@ static int on_start(conn_t *c, const gw_start_t *st)
 	int r;
 
 	c->start = *st;
+	/* The Sids go on as the platform sent them (sid_json); the copies
+	 * kept for log lines must not be able to forge lines. */
+	printable(c->start.stream_sid);
+	printable(c->start.call_sid);
+	printable(c->start.account_sid);
 	if (atomic_load(&w->srv->stopping))
 		return end_call(c, 1001, "server shutting down");
 	if (!room[0]) {
