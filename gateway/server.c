@@ -21,8 +21,6 @@
 /* How often a stopping worker checks whether its calls have gone. */
 #define STOP_POLL_US 5000
 
-static gw_server_t *the_server; /* for the rooms' timer callbacks */
-
 static void listen_stop(worker_t *w);
 
 uint64_t gw_now_ns(void)
@@ -471,7 +469,6 @@ gw_server_t *gw_server_new(const gw_config_t *c)
 			goto fail;
 	}
 	s->started_ns = gw_now_ns();
-	the_server = s;
 	return s;
 fail:
 	gw_err("out of memory creating the server");
@@ -548,8 +545,6 @@ void gw_server_free(gw_server_t *s)
 	}
 	gw_registry_free(s->reg);
 	free(s->workers);
-	if (the_server == s)
-		the_server = NULL;
 	free(s);
 }
 

@@ -1,23 +1,23 @@
 /*
  * server.h - the gateway server: worker threads, each with its own lws
- * context on the libuv event loop, all listening on one port
- * (SO_REUSEPORT via LWS_SERVER_OPTION_ALLOW_LISTEN_SHARE, so the kernel
- * spreads connections); the Media Streams connection state machine; the
- * rooms' 20 ms clocks; and the hand-off of mixed frames to the workers that
- * own the listeners' connections.
+ * context on its own libuv (epoll) loop and its own SO_REUSEPORT socket on
+ * the shared port, so the kernel spreads connections (lws 4.1's
+ * ALLOW_LISTEN_SHARE sets SO_REUSEPORT only on Windows: each worker accepts
+ * and hands the socket to lws); the Media Streams connection state machine;
+ * the rooms' clocks; and the hand-off of mixed frames to the workers that own
+ * the listeners' connections.
  *
  * Threads: a connection lives on the worker that accepted it, which does all
- * its parsing, decoding and writing. A room's clock is an lws_sul timer on
- * one worker (room.h chooses which), with absolute CLOCK_MONOTONIC
- * deadlines. A tick copies each listener's payload into that connection's
- * bounded single-producer/single-consumer queue; a listener on another
- * worker is put on that worker's lock-free wake list, and that worker is
- * woken once per tick with lws_cancel_service(), the only lws call made from
- * a foreign thread.
+ * its parsing, decoding and writing. Each worker has one clock (an lws_sul
+ * timer) that ticks the rooms it owns (room.h chooses which) on a shared
+ * 20 ms grid of absolute CLOCK_MONOTONIC deadlines. A tick copies each
+ * listener's payload into that connection's bounded single-producer/
+ * single-consumer queue; a listener on another worker is put on that
+ * worker's lock-free wake list, and that worker is woken once per tick with
+ * lws_cancel_service(), the only lws call made from a foreign thread.
  *
- * One server per process (the rooms' timer callbacks find it through a
- * static pointer). Plain HTTP on the same port: GET /healthz (200 "ok") and
- * GET /metrics (counters as text).
+ * Plain HTTP on the same port: GET /healthz (200 "ok") and GET /metrics
+ * (counters as text). The admin API is not here (a later issue).
  */
 #ifndef CHORUS_GW_SERVER_H
 #define CHORUS_GW_SERVER_H
