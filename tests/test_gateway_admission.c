@@ -161,7 +161,7 @@ static void emptied_room_forgets_its_password(void **state)
 	ws_close(&a, 1000);
 	ws_free(&a);
 	/* Once it has emptied, the next caller creates it afresh. */
-	for (int i = 0; i < 100 && gwt_log_count(&gw, "leave room=temp") < 1;
+	for (int i = 0; i < 250 && gwt_log_count(&gw, "leave room=temp") < 1;
 	     i++)
 		usleep(20000);
 	join_ok(&a, "/rooms/temp", "MZb", NULL, "pw2");
@@ -277,7 +277,7 @@ static void seats_are_lowest_free_from_one(void **state)
 	assert_int_equal(gwt_log_count(&gw, "seat=2 streamSid=MZs2"), 1);
 	ws_close(&a, 1000);
 	ws_free(&a);
-	for (int i = 0; i < 100 && gwt_log_count(&gw, "leave room=seats") < 1;
+	for (int i = 0; i < 250 && gwt_log_count(&gw, "leave room=seats") < 1;
 	     i++)
 		usleep(20000);
 	join_ok(&c, "/rooms/seats", "MZs3", NULL, NULL);
