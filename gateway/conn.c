@@ -131,6 +131,7 @@ static int on_start(conn_t *c, const gw_start_t *st)
 static int bad_frame(conn_t *c, const char *why)
 {
 	c->bad++;
+	gw_count(&c->w->n.bad_frames, 1);
 	c->bad_run++;
 	gw_debug("bad frame streamSid=%s: %s", c->start.stream_sid, why);
 	if (c->bad_run >= cfg_of(c)->bad_frames_max)
@@ -153,6 +154,7 @@ static int on_media(conn_t *c, const gw_media_t *m)
 		/* outbound (or unknown) tracks are another source: not
 		 * mixed, counted. */
 		c->other_track++;
+		gw_count(&c->w->n.other_track, 1);
 		c->bad_run = 0;
 		return 0;
 	}
@@ -169,6 +171,7 @@ static int on_media(conn_t *c, const gw_media_t *m)
 	if (n < 0)
 		return bad_frame(c, "payload is not base64");
 	c->frames_in++;
+	gw_count(&c->w->n.frames_in, 1);
 	c->bad_run = 0;
 	for (long off = 0; off < n; off += PUSH_SAMPLES) {
 		size_t k = (size_t)(n - off) < PUSH_SAMPLES ? (size_t)(n - off)
@@ -179,8 +182,10 @@ static int on_media(conn_t *c, const gw_media_t *m)
 		/* 8 samples per ms at 8 kHz: each push starts on a whole ms. */
 		if (mix_participant_push(c->m.p, pcm, k,
 					 m->timestamp + (uint32_t)(off / 8),
-					 arrival) < 0)
+					 arrival) < 0) {
 			c->dropped_in++;
+			gw_count(&c->w->n.dropped_in, 1);
+		}
 	}
 	return 0;
 }
@@ -202,6 +207,7 @@ static int on_message_joined(conn_t *c, const char *buf, size_t len)
 		break;
 	case GW_EV_DTMF:
 		c->dtmf++;
+		gw_count(&c->w->n.dtmf, 1);
 		c->bad_run = 0;
 		pthread_mutex_lock(&c->m.room->lock);
 		mix_participant_dtmf(c->m.p, msg.digit);
@@ -211,6 +217,7 @@ static int on_message_joined(conn_t *c, const char *buf, size_t len)
 		break;
 	case GW_EV_MARK:
 		c->marks++;
+		gw_count(&c->w->n.marks, 1);
 		c->bad_run = 0;
 		break;
 	case GW_EV_STOP:
@@ -342,6 +349,7 @@ static int on_writeable(conn_t *c)
 		return -1;
 	}
 	c->frames_out++;
+	gw_count(&w->n.frames_out, 1);
 	if (h != t + 1)
 		lws_callback_on_writable(c->wsi);
 	return 0;
@@ -381,22 +389,12 @@ static int on_established(conn_t *c, struct lws *wsi)
 	return 0;
 }
 
+/* Output frames the room's clock could not queue (counted on its thread) join
+ * the worker's counters when the call ends. */
 static void fold_counters(conn_t *c)
 {
-	gw_counters_t *n = &c->w->n;
-
-	atomic_fetch_add_explicit(&n->frames_in, c->frames_in,
-				  memory_order_relaxed);
-	atomic_fetch_add_explicit(&n->frames_out, c->frames_out,
-				  memory_order_relaxed);
-	atomic_fetch_add_explicit(&n->bad_frames, c->bad, memory_order_relaxed);
-	atomic_fetch_add_explicit(&n->other_track, c->other_track,
-				  memory_order_relaxed);
-	atomic_fetch_add_explicit(&n->dtmf, c->dtmf, memory_order_relaxed);
-	atomic_fetch_add_explicit(&n->marks, c->marks, memory_order_relaxed);
-	atomic_fetch_add_explicit(&n->dropped_in, c->dropped_in,
-				  memory_order_relaxed);
-	atomic_fetch_add_explicit(&n->dropped_out, atomic_load(&c->dropped_out),
+	atomic_fetch_add_explicit(&c->w->n.dropped_out,
+				  atomic_load(&c->dropped_out),
 				  memory_order_relaxed);
 }
 

@@ -30,8 +30,10 @@
 typedef struct worker worker_t;
 typedef struct conn conn_t;
 
-/* Counters; per worker, summed for /metrics. Connections fold theirs in when
- * they close. Relaxed atomics: read from another thread for metrics only. */
+/* Counters; per worker, summed for /metrics. Each is written by its worker's
+ * thread only (gw_count(), no locked instruction) and read by others for
+ * metrics; dropped_out also gets a call's ring-full drops when it ends, and
+ * ticks/ticks_skipped come from the worker's clock. */
 typedef struct gw_counters {
 	atomic_ullong accepted;
 	atomic_ullong joined;
@@ -156,6 +158,14 @@ void gw_worker_woken(worker_t *w);
 void gw_worker_drain_wakes(worker_t *w, conn_t *skip);
 /* server.c: writes the /metrics text into buf. Returns its length. */
 size_t gw_metrics_text(gw_server_t *s, char *buf, size_t cap);
+
+/* Adds n to a counter only this thread writes: a plain load and store. */
+static inline void gw_count(atomic_ullong *c, uint64_t n)
+{
+	atomic_store_explicit(c,
+			      atomic_load_explicit(c, memory_order_relaxed) + n,
+			      memory_order_relaxed);
+}
 
 /* Output ring, consumer side (the connection's worker): drops the oldest
  * frames beyond depth, counting them. */

@@ -343,6 +343,7 @@ static void escaped_and_reordered_media_takes_the_slow_path(void **state)
 	};
 	long before = metric("chorus_bad_frames_total");
 	long in = metric("chorus_frames_in_total");
+	long refused = metric("chorus_dropped_in_total");
 	int16_t pcm[960];
 	ws_client_t c;
 
@@ -357,6 +358,7 @@ static void escaped_and_reordered_media_takes_the_slow_path(void **state)
 	assert_int_equal(metric_reaches("chorus_frames_in_total", in + 2),
 			 in + 2);
 	assert_int_equal(metric("chorus_bad_frames_total"), before);
+	assert_int_equal(metric("chorus_dropped_in_total"), refused);
 	bystander_unaffected();
 }
 
