@@ -122,6 +122,22 @@ int gwt_log_count(gwt_proc_t *g, const char *needle)
 	return n;
 }
 
+int gwt_log_count2(gwt_proc_t *g, const char *a, const char *b)
+{
+	char line[2048];
+	int n = 0;
+	FILE *f = fopen(g->log, "r");
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (strstr(line, a) && strstr(line, b))
+			n++;
+	}
+	fclose(f);
+	return n;
+}
+
 long gwt_log_value(gwt_proc_t *g, const char *needle, const char *key)
 {
 	char line[2048];

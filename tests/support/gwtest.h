@@ -34,6 +34,8 @@ int gwt_stop(gwt_proc_t *g, int sig, int timeout_ms);
 bool gwt_alive(gwt_proc_t *g);
 /* Counts lines of its log containing needle. */
 int gwt_log_count(gwt_proc_t *g, const char *needle);
+/* Counts lines of its log containing both a and b. */
+int gwt_log_count2(gwt_proc_t *g, const char *a, const char *b);
 /* Finds the first log line containing needle and returns the unsigned number
  * after key (e.g. "dropped=") in it, or -1. */
 long gwt_log_value(gwt_proc_t *g, const char *needle, const char *key);
