@@ -44,18 +44,6 @@ client_src  := $(filter-out mock-client/main.c,$(wildcard mock-client/*.c))
 support_src := $(wildcard tests/support/*.c)
 test_src    := $(wildcard tests/test_*.c)
 bench_src   := $(wildcard tests/bench_*.c)
-# Until mixer/ has sources, the gateway builds with a silent stand-in
-# (gateway/nomixer.c) and tests needing real mixing skip themselves.
-CPPFLAGS    += $(if $(mixer_src),,-DCHORUS_NO_MIXER)
-# Objects built for one case must not survive into the other (make does not
-# track flags): when the case changes, forget the objects that depend on it.
-mixer_stamp := $(BUILD)/stamp-mixer-$(if $(mixer_src),real,standin)
-ifeq ($(wildcard $(mixer_stamp)),)
-$(shell rm -rf $(BUILD)/obj/gateway $(BUILD)/obj/tests $(BUILD)/tests \
-	$(BUILD)/bench $(BUILD)/libchorus-gateway.a $(BUILD)/chorus-gateway \
-	$(BUILD)/stamp-mixer-*; \
-	mkdir -p $(BUILD) && touch $(mixer_stamp))
-endif
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 

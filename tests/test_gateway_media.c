@@ -4,9 +4,6 @@
  * power per tone (not by bytes): three talkers each hear the other two and
  * not themselves; the silence gate keeps quiet noise out; late joiners
  * hear the room and leavers stop being heard; echo mode; and output pacing.
- *
- * Tests that need real mixing skip themselves when the gateway was built
- * with the stand-in mixer (CHORUS_NO_MIXER: the mixer had not been merged).
  */
 #include <errno.h>
 #include <poll.h>
@@ -47,14 +44,6 @@ typedef struct call {
 } call_t;
 
 static call_t calls[MAX_CALLS];
-
-static void skip_without_mixer(void)
-{
-#ifdef CHORUS_NO_MIXER
-	printf("built without the mixer: skipped\n");
-	skip();
-#endif
-}
 
 static void start_gw(const char *const *args)
 {
@@ -238,7 +227,6 @@ static const double freqs[] = {400, 700, 1100};
 
 static void three_talkers_hear_the_other_two_not_themselves(void **state)
 {
-	skip_without_mixer();
 	start_gw(NULL);
 	for (int i = 0; i < 3; i++)
 		join(i, "tones", freqs[i], 0.25);
@@ -271,7 +259,6 @@ static void three_talkers_hear_the_other_two_not_themselves(void **state)
 
 static void silence_gate_keeps_quiet_noise_out(void **state)
 {
-	skip_without_mixer();
 	start_gw(NULL);
 	join(0, "gate", 0, 0); /* a listener, silent */
 	join(1, "gate", 0, 0); /* noise at -55 dBFS, under the gate */
@@ -293,7 +280,6 @@ static void silence_gate_keeps_quiet_noise_out(void **state)
 
 static void late_joiner_hears_the_room_and_leaver_stops(void **state)
 {
-	skip_without_mixer();
 	start_gw(NULL);
 	join(0, "late", freqs[0], 0.25);
 	join(1, "late", freqs[1], 0.25);
@@ -315,7 +301,6 @@ static void echo_mode_lets_a_lone_caller_hear_itself(void **state)
 {
 	static const char *echo[] = {"--echo", NULL};
 
-	skip_without_mixer();
 	start_gw(NULL);
 	join(0, "alone", 500, 0.25);
 	run(1500, true);
@@ -348,11 +333,9 @@ static void a_room_spans_workers(void **state)
 	/* Everyone gets a frame every tick, whichever worker ticks the room. */
 	for (int i = 0; i < MAX_CALLS; i++)
 		assert_true(calls[i].frames_heard >= 60);
-#ifndef CHORUS_NO_MIXER
 	/* And hears the talker, across threads. */
 	for (int i = 1; i < MAX_CALLS; i++)
 		assert_true(heard_tone(i, 600) > 1e-3);
-#endif
 	stop_gw();
 }
 
