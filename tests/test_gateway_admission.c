@@ -384,30 +384,49 @@ static void a_path_under_the_room_names_the_room(void **state)
 	stop_gw();
 }
 
+/* After each test, even a failed one: no gateway is left running. */
+static int kill_gw(void **state)
+{
+	if (gw.pid > 0)
+		gwt_stop(&gw, SIGKILL, 2000);
+	return 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(healthz_and_metrics_answer_over_http),
-	    cmocka_unit_test(
-		join_by_path_gets_media_frames_with_own_stream_sid),
-	    cmocka_unit_test(join_by_custom_parameter_on_root_path),
-	    cmocka_unit_test(path_room_is_url_decoded),
-	    cmocka_unit_test(no_room_anywhere_closes_1007),
-	    cmocka_unit_test(invalid_room_names_are_refused),
-	    cmocka_unit_test(wrong_password_closes_4001_right_one_joins),
-	    cmocka_unit_test(emptied_room_forgets_its_password),
-	    cmocka_unit_test(auto_create_off_unknown_room_closes_4004),
-	    cmocka_unit_test(config_room_seat_limit_closes_4029),
-	    cmocka_unit_test(room_full_closes_4029),
-	    cmocka_unit_test(too_many_rooms_closes_4029),
-	    cmocka_unit_test(too_many_connections_closes_4029),
-	    cmocka_unit_test(seats_are_lowest_free_from_one),
-	    cmocka_unit_test(no_start_in_time_closes_4008),
-	    cmocka_unit_test(unsupported_media_format_is_refused_with_reason),
-	    cmocka_unit_test(stop_event_closes_1000),
-	    cmocka_unit_test(sigterm_closes_every_call_1001_and_exits_0),
-	    cmocka_unit_test(sigint_closes_calls_1001_and_exits_0_too),
-	    cmocka_unit_test(a_path_under_the_room_names_the_room),
+	    cmocka_unit_test_teardown(healthz_and_metrics_answer_over_http,
+				      kill_gw),
+	    cmocka_unit_test_teardown(
+		join_by_path_gets_media_frames_with_own_stream_sid, kill_gw),
+	    cmocka_unit_test_teardown(join_by_custom_parameter_on_root_path,
+				      kill_gw),
+	    cmocka_unit_test_teardown(path_room_is_url_decoded, kill_gw),
+	    cmocka_unit_test_teardown(no_room_anywhere_closes_1007, kill_gw),
+	    cmocka_unit_test_teardown(invalid_room_names_are_refused, kill_gw),
+	    cmocka_unit_test_teardown(
+		wrong_password_closes_4001_right_one_joins, kill_gw),
+	    cmocka_unit_test_teardown(emptied_room_forgets_its_password,
+				      kill_gw),
+	    cmocka_unit_test_teardown(auto_create_off_unknown_room_closes_4004,
+				      kill_gw),
+	    cmocka_unit_test_teardown(config_room_seat_limit_closes_4029,
+				      kill_gw),
+	    cmocka_unit_test_teardown(room_full_closes_4029, kill_gw),
+	    cmocka_unit_test_teardown(too_many_rooms_closes_4029, kill_gw),
+	    cmocka_unit_test_teardown(too_many_connections_closes_4029,
+				      kill_gw),
+	    cmocka_unit_test_teardown(seats_are_lowest_free_from_one, kill_gw),
+	    cmocka_unit_test_teardown(no_start_in_time_closes_4008, kill_gw),
+	    cmocka_unit_test_teardown(
+		unsupported_media_format_is_refused_with_reason, kill_gw),
+	    cmocka_unit_test_teardown(stop_event_closes_1000, kill_gw),
+	    cmocka_unit_test_teardown(
+		sigterm_closes_every_call_1001_and_exits_0, kill_gw),
+	    cmocka_unit_test_teardown(sigint_closes_calls_1001_and_exits_0_too,
+				      kill_gw),
+	    cmocka_unit_test_teardown(a_path_under_the_room_names_the_room,
+				      kill_gw),
 	};
 
 	ts_seed("test_gateway_admission");

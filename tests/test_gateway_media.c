@@ -215,9 +215,8 @@ static long metric(const char *name)
 {
 	char body[4096], *p;
 
-	assert_int_equal(ws_http_get(gw.port, "/metrics", body, sizeof(body),
-				     T),
-			 200);
+	assert_int_equal(
+	    ws_http_get(gw.port, "/metrics", body, sizeof(body), T), 200);
 	p = strstr(body, name);
 	assert_non_null(p);
 	return strtol(p + strlen(name) + 1, NULL, 10);
@@ -356,15 +355,33 @@ static void output_is_paced_one_frame_per_tick(void **state)
 	stop_gw();
 }
 
+/* After each test, even a failed one: no gateway is left running. */
+static int kill_gw(void **state)
+{
+	for (int i = 0; i < MAX_CALLS; i++) {
+		if (calls[i].open)
+			ws_free(&calls[i].ws);
+		calls[i].open = false;
+	}
+	if (gw.pid > 0)
+		gwt_stop(&gw, SIGKILL, 2000);
+	return 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(three_talkers_hear_the_other_two_not_themselves),
-	    cmocka_unit_test(silence_gate_keeps_quiet_noise_out),
-	    cmocka_unit_test(late_joiner_hears_the_room_and_leaver_stops),
-	    cmocka_unit_test(echo_mode_lets_a_lone_caller_hear_itself),
-	    cmocka_unit_test(a_room_spans_workers),
-	    cmocka_unit_test(output_is_paced_one_frame_per_tick),
+	    cmocka_unit_test_teardown(
+		three_talkers_hear_the_other_two_not_themselves, kill_gw),
+	    cmocka_unit_test_teardown(silence_gate_keeps_quiet_noise_out,
+				      kill_gw),
+	    cmocka_unit_test_teardown(
+		late_joiner_hears_the_room_and_leaver_stops, kill_gw),
+	    cmocka_unit_test_teardown(echo_mode_lets_a_lone_caller_hear_itself,
+				      kill_gw),
+	    cmocka_unit_test_teardown(a_room_spans_workers, kill_gw),
+	    cmocka_unit_test_teardown(output_is_paced_one_frame_per_tick,
+				      kill_gw),
 	};
 
 	ts_seed("test_gateway_media");
