@@ -3,9 +3,12 @@
  * WebSocket, driven by the engine's timer (see engine.h).
  */
 #include <errno.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
 
 #include "codec/base64.h"
 #include "codec/g711.h"
@@ -13,12 +16,28 @@
 
 #define RX_CAP_LOAD 16384	/* load calls: ample for 20 ms frames */
 #define RX_CAP_RECORD (1 << 20) /* a recording caller accepts big frames */
+#define TX_CAP 65536		/* about a second of frames if the peer stalls */
 #define MAX_CHUNK 8000		/* one second of audio per frame at most */
 #define CLOSE_WAIT_NS 2000000000ull /* after stop, wait for the close */
 #define MISSING_MAX 1000 /* a marker jump larger than this is a restart */
 
+static void ws_open(void *user);
+static void ws_text(void *user, const char *msg, size_t len);
+static void ws_close_frame(void *user, int code, const char *reason,
+			   size_t len);
+static void ws_closed(void *user, const char *err);
+
+static void pump(mc_call_t *c);
+
+static const mc_ws_handler_t handler = {
+	.on_open = ws_open,
+	.on_text = ws_text,
+	.on_close_frame = ws_close_frame,
+	.on_closed = ws_closed,
+};
+
 /* One thread runs the engine, so the frame buffers can be shared. */
-static unsigned char out_buf[LWS_PRE + B64_ENCODED_LEN(MAX_CHUNK) + 1024];
+static char out_buf[B64_ENCODED_LEN(MAX_CHUNK) + 1024];
 static char b64_buf[B64_ENCODED_LEN(MAX_CHUNK) + 1];
 static uint8_t ulaw_buf[RX_CAP_RECORD];
 static int16_t pcm_buf[RX_CAP_RECORD];
@@ -37,9 +56,9 @@ int mc_call_setup(mc_call_t *c, const mc_call_cfg_t *cfg, const char *path,
 	c->expect_src = -1;
 	mc_marker_det_init(&c->det);
 	mc_proto_make_ids(&c->ids, &rng);
-	c->rx = malloc(cap);
-	if (!c->rx)
+	if (mc_ws_init(&c->ws, cap, TX_CAP, &handler, c, rng))
 		return -ENOMEM;
+	c->ws_ready = true;
 	if (marker_id >= 0) {
 		c->sent = calloc(MC_SENT_RING, sizeof(*c->sent));
 		if (!c->sent)
@@ -64,42 +83,36 @@ static void finish(mc_call_t *c)
 		return;
 	c->state = MC_CALL_DONE;
 	c->end_ns = mc_now_ns();
-	c->wsi = NULL;
 	mc__engine_call_done(c->eng, c);
 }
 
 int mc__call_connect(mc_call_t *c)
 {
 	const mc_call_cfg_t *cfg = c->cfg;
-	struct lws_client_connect_info i;
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
+	char port[16];
+	int fd;
 
-	memset(&i, 0, sizeof(i));
-	i.context = c->eng->ctx;
-	i.address = cfg->host;
-	i.port = cfg->port;
-	i.path = c->path;
-	i.host = cfg->host;
-	/* No subprotocol, as a telephony platform asks for none. */
-	i.local_protocol_name = "chorus-mock-client";
-	if (cfg->tls) {
-		i.ssl_connection = LCCSCF_USE_SSL;
-		if (cfg->insecure)
-			i.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED |
-					    LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
-					    LCCSCF_ALLOW_EXPIRED;
-	}
-	i.userdata = c;
-	i.pwsi = &c->wsi;
 	c->state = MC_CALL_CONNECTING;
-	if (!lws_client_connect_via_info(&i)) {
-		if (c->state != MC_CALL_DONE) {
-			snprintf(c->error, sizeof(c->error),
-				 "cannot connect to %s:%d", cfg->host,
-				 cfg->port);
-			finish(c);
-		}
+	snprintf(port, sizeof(port), "%d", cfg->port);
+	if (getaddrinfo(cfg->host, port, &hints, &ai) || !ai) {
+		snprintf(c->error, sizeof(c->error), "cannot resolve %s",
+			 cfg->host);
+		finish(c);
 		return -1;
 	}
+	fd = mc_ws_connect(&c->ws, ai->ai_addr, ai->ai_addrlen, cfg->host,
+			   cfg->port, c->path);
+	freeaddrinfo(ai);
+	if (fd < 0) {
+		snprintf(c->error, sizeof(c->error), "cannot connect to %s:%d: %s",
+			 cfg->host, cfg->port, strerror(-fd));
+		finish(c);
+		return -1;
+	}
+	epoll_ctl(c->eng->ep, EPOLL_CTL_ADD, fd, &ev);
+	c->watch_out = true;
 	return 0;
 }
 
@@ -110,24 +123,27 @@ void mc__call_hangup(mc_call_t *c)
 	} else if (c->state == MC_CALL_STREAMING) {
 		c->end_frame = mc_pace_frame(&c->pace);
 		c->need_stop = true;
-		lws_callback_on_writable(c->wsi);
+		pump(c);
 	}
 }
 
 void mc__call_due(mc_call_t *c, uint64_t now)
 {
 	c->eng->due_ns[c->index] = MC_NO_DEADLINE;
-	if (!c->wsi)
+	if (c->state == MC_CALL_DONE || c->state == MC_CALL_CONNECTING)
 		return;
-	if (c->state == MC_CALL_STOPPING)
-		c->want_close = true;
+	if (c->state == MC_CALL_STOPPING) {
+		/* The server did not close after our stop: hang up. */
+		mc_ws_close(&c->ws, 1000, "bye");
+		return;
+	}
 	/* Playback time only runs while the call streams: the silence after
 	 * a stop is not a gap. */
 	if (c->has_rec && c->state == MC_CALL_STREAMING) {
 		mc_rec_advance(&c->rec, now);
 		c->eng->due_ns[c->index] = mc_pace_due(&c->pace);
 	}
-	lws_callback_on_writable(c->wsi);
+	pump(c);
 }
 
 /* A mark whose audio has been played is waiting to be echoed. */
@@ -239,40 +255,26 @@ static long next_message(mc_call_t *c, char *p, size_t cap, uint64_t now)
 	return 0;
 }
 
-static int writeable(mc_call_t *c, struct lws *wsi)
+/* Sends everything that is due now, then arms the timer for what is next. */
+static void pump(mc_call_t *c)
 {
-	char *p = (char *)out_buf + LWS_PRE;
-	size_t cap = sizeof(out_buf) - LWS_PRE;
 	uint64_t now = mc_now_ns();
 	long n;
 
-	if (c->want_close) {
-		lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL,
-				 (unsigned char *)"bye", 3);
-		return -1;
+	while (c->state != MC_CALL_DONE) {
+		n = next_message(c, out_buf, sizeof(out_buf), now);
+		if (n <= 0)
+			break;
+		if (mc_ws_send_text(&c->ws, out_buf, (size_t)n) == -EPIPE)
+			return; /* closed: finish() ran */
 	}
-	n = next_message(c, p, cap, now);
-	if (n < 0) {
-		snprintf(c->error, sizeof(c->error), "cannot build message");
-		return -1;
-	}
-	if (n == 0)
-		goto rearm;
-	if (lws_write(wsi, (unsigned char *)p, (size_t)n, LWS_WRITE_TEXT) <
-	    n)
-		return -1;
-	if (c->need_start || media_due(c, now) || mark_due(c) ||
-	    (c->need_stop && c->state == MC_CALL_STREAMING)) {
-		lws_callback_on_writable(wsi);
-		return 0;
-	}
-rearm:
-	/* Nothing more to send now: the timer wakes this call next. */
+	if (c->state == MC_CALL_DONE)
+		return;
 	if (c->state == MC_CALL_STREAMING && !c->need_start)
 		c->eng->due_ns[c->index] = mc_pace_due(&c->pace);
 	else if (c->state == MC_CALL_STOPPING)
 		c->eng->due_ns[c->index] = c->stop_ns + CLOSE_WAIT_NS;
-	return 0;
+	mc__engine_watch(c->eng, c);
 }
 
 /* Counts frames of the expected talker that never arrived between two that
@@ -373,14 +375,14 @@ static void on_message(mc_call_t *c, const char *msg, size_t len)
 			c->mark_pending = true;
 		}
 		if (mark_due(c))
-			lws_callback_on_writable(c->wsi);
+			pump(c);
 		break;
 	case MC_EV_CLEAR:
 		c->clears++;
 		if (c->has_rec) {
 			mc_rec_clear(&c->rec, mc_now_ns());
 			if (mark_due(c))
-				lws_callback_on_writable(c->wsi);
+				pump(c);
 		}
 		break;
 	case MC_EV_OTHER:
@@ -390,78 +392,50 @@ static void on_message(mc_call_t *c, const char *msg, size_t len)
 	}
 }
 
-static void on_receive(mc_call_t *c, struct lws *wsi, const char *in,
-		       size_t len)
+static void ws_text(void *user, const char *msg, size_t len)
 {
-	size_t cap = c->cfg->record ? RX_CAP_RECORD : RX_CAP_LOAD;
-	bool first = lws_is_first_fragment(wsi);
-	bool last = lws_is_final_fragment(wsi) &&
-		    !lws_remaining_packet_payload(wsi);
-
-	if (first && last) {
-		on_message(c, in, len);
-		return;
-	}
-	if (first) {
-		c->rx_len = 0;
-		c->rx_overflow = false;
-	}
-	if (c->rx_len + len > cap)
-		c->rx_overflow = true;
-	else
-		memcpy(c->rx + c->rx_len, in, len);
-	c->rx_len += len;
-	if (!last)
-		return;
-	if (c->rx_overflow)
-		c->bad_in++;
-	else
-		on_message(c, c->rx, c->rx_len);
-	c->rx_len = 0;
+	on_message(user, msg, len);
 }
 
-static void on_peer_close(mc_call_t *c, const unsigned char *in, size_t len)
-{
-	if (len < 2)
-		return;
-	c->close_code = in[0] << 8 | in[1];
-	snprintf(c->close_reason, sizeof(c->close_reason), "%.*s",
-		 (int)(len - 2), (const char *)in + 2);
-}
-
-int mc__call_callback(struct lws *wsi, enum lws_callback_reasons reason,
-		      void *user, void *in, size_t len)
+static void ws_open(void *user)
 {
 	mc_call_t *c = user;
 
-	switch (reason) {
-	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-		if (!c)
-			break;
-		snprintf(c->error, sizeof(c->error), "%s",
-			 in ? (const char *)in : "connection failed");
-		finish(c);
-		break;
-	case LWS_CALLBACK_CLIENT_ESTABLISHED:
-		c->state = MC_CALL_STREAMING;
-		c->start_ns = mc_now_ns();
-		c->need_connected = c->need_start = true;
-		lws_callback_on_writable(wsi);
-		break;
-	case LWS_CALLBACK_CLIENT_RECEIVE:
-		on_receive(c, wsi, in, len);
-		break;
-	case LWS_CALLBACK_CLIENT_WRITEABLE:
-		return writeable(c, wsi);
-	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-		on_peer_close(c, in, len);
-		break;
-	case LWS_CALLBACK_CLIENT_CLOSED:
-		if (c)
-			finish(c);
-		break;
-	default:
-		break;
-	}
-	return 0;
+	c->state = MC_CALL_STREAMING;
+	c->start_ns = mc_now_ns();
+	c->need_connected = c->need_start = true;
+	pump(c);
+}
+
+static void ws_close_frame(void *user, int code, const char *reason,
+			   size_t len)
+{
+	mc_call_t *c = user;
+
+	c->close_code = code;
+	snprintf(c->close_reason, sizeof(c->close_reason), "%.*s", (int)len,
+		 reason);
+}
+
+static void ws_closed(void *user, const char *err)
+{
+	mc_call_t *c = user;
+
+	/* An error after our stop (the server hung up as we asked) is not
+	 * the call's failure. */
+	if (err && !c->error[0] && c->state != MC_CALL_STOPPING)
+		snprintf(c->error, sizeof(c->error), "%s", err);
+	finish(c);
+}
+
+void mc__call_io(mc_call_t *c, uint32_t events)
+{
+	if (c->state == MC_CALL_DONE || c->ws.state == MC_WS_CLOSED)
+		return;
+	if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+		mc_ws_on_writable(&c->ws);
+	if (c->ws.state != MC_WS_CLOSED && (events & (EPOLLIN | EPOLLHUP)))
+		mc_ws_on_readable(&c->ws);
+	if (c->state != MC_CALL_DONE && c->ws.state != MC_WS_CLOSED)
+		mc__engine_watch(c->eng, c);
 }

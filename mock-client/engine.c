@@ -1,23 +1,21 @@
 /*
- * engine.c - the lws context, the pacing timer and the run loop; see
- * engine.h. The per-call protocol lives in call.c.
+ * engine.c - the epoll loop, the pacing timer and the run; see engine.h.
+ * The per-call protocol lives in call.c.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "mock-client/engine_priv.h"
 
-#define TICK_US 1000 /* the pacing timer's period */
+#define TICK_NS 1000000ull /* the pacing timer's period */
 #define PROGRESS_NS 500000000ull
-
-static const struct lws_protocols protocols[] = {
-	{"chorus-mock-client", mc__call_callback, 0, 0, 0, NULL, 0},
-	{NULL, NULL, 0, 0, 0, NULL, 0},
-};
+#define MAX_EVENTS 512
 
 uint64_t mc_now_ns(void)
 {
@@ -33,6 +31,7 @@ mc_engine_t *mc_engine_new(const mc_engine_opts_t *opts, size_t ncalls)
 
 	if (!e)
 		return NULL;
+	e->ep = -1;
 	e->opts = *opts;
 	e->ncalls = ncalls;
 	e->calls = calloc(ncalls ? ncalls : 1, sizeof(mc_call_t));
@@ -64,11 +63,14 @@ void mc_engine_free(mc_engine_t *e)
 	for (size_t i = 0; e->calls && i < e->ncalls; i++) {
 		mc_call_t *c = &e->calls[i];
 
-		free(c->rx);
+		if (c->ws_ready)
+			mc_ws_free(&c->ws);
 		free(c->sent);
 		if (c->has_rec)
 			mc_rec_free(&c->rec);
 	}
+	if (e->ep >= 0)
+		close(e->ep);
 	mc_hist_free(e->stats.latency);
 	mc_hist_free(e->stats.jitter);
 	mc_hist_free(e->stats.send_lag);
@@ -104,6 +106,18 @@ void mc__engine_call_done(mc_engine_t *e, mc_call_t *c)
 		e->active--;
 }
 
+void mc__engine_watch(mc_engine_t *e, mc_call_t *c)
+{
+	struct epoll_event ev = {.data.ptr = c};
+	bool out = mc_ws_wants_write(&c->ws);
+
+	if (c->ws.fd < 0 || out == c->watch_out)
+		return;
+	ev.events = EPOLLIN | (out ? EPOLLOUT : 0);
+	epoll_ctl(e->ep, EPOLL_CTL_MOD, c->ws.fd, &ev);
+	c->watch_out = out;
+}
+
 static void progress(mc_engine_t *e, uint64_t now)
 {
 	mc_call_t *c = &e->calls[0];
@@ -119,19 +133,10 @@ static void progress(mc_engine_t *e, uint64_t now)
 	fflush(stdout);
 }
 
-static void stop_loop(mc_engine_t *e)
+/* Every millisecond: ramp connections, send due frames, end the run when
+ * every call is done. */
+static void tick(mc_engine_t *e, uint64_t now)
 {
-	e->finished = true;
-	if (e->opts.use_uv)
-		uv_stop(&e->loop);
-}
-
-/* Every millisecond: ramp connections, hand due frames to WRITEABLE, end
- * the run when every call is done. */
-static void tick(lws_sorted_usec_list_t *sul)
-{
-	mc_engine_t *e = lws_container_of(sul, mc_engine_t, sul);
-	uint64_t now = mc_now_ns();
 	unsigned n = 0;
 
 	while (e->next_connect < e->ncalls && n++ < e->opts.connects_per_ms) {
@@ -151,61 +156,55 @@ static void tick(lws_sorted_usec_list_t *sul)
 	progress(e, now);
 	if ((e->next_connect == e->ncalls && !e->active) ||
 	    (e->opts.hard_stop_s > 0 &&
-	     now - e->begin_ns > (uint64_t)(e->opts.hard_stop_s * 1e9))) {
-		stop_loop(e);
+	     now - e->begin_ns > (uint64_t)(e->opts.hard_stop_s * 1e9)))
+		e->finished = true;
+}
+
+/* Lets the process hold one socket per call. */
+static void raise_fd_limit(size_t need)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= need + 64)
 		return;
-	}
-	lws_sul_schedule(e->ctx, 0, &e->sul, tick, TICK_US);
+	rl.rlim_cur = rl.rlim_max < need + 64 ? rl.rlim_max : need + 64;
+	setrlimit(RLIMIT_NOFILE, &rl);
 }
 
 int mc_engine_run(mc_engine_t *e)
 {
-	struct lws_context_creation_info info;
+	struct epoll_event evs[MAX_EVENTS];
+	uint64_t next_tick, now;
+	int n, wait_ms;
 
-	memset(&info, 0, sizeof(info));
-	info.port = CONTEXT_PORT_NO_LISTEN;
-	info.protocols = protocols;
-	info.fd_limit_per_thread = (unsigned)(e->ncalls + 64);
-	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-	if (e->opts.use_uv && uv_loop_init(&e->loop) == 0) {
-		/* lws's own libuv loop is not reachable through Debian's
-		 * plugin build, so lend it ours: then uv_stop() ends a run. */
-		info.options |= LWS_SERVER_OPTION_LIBUV;
-		e->loops[0] = &e->loop;
-		info.foreign_loops = e->loops;
-	} else {
-		e->opts.use_uv = false;
-	}
-	info.user = e;
-	e->ctx = lws_create_context(&info);
-	if (!e->ctx && e->opts.use_uv) {
-		fprintf(stderr, "chorus-client: libuv event loop unavailable, "
-				"using poll\n");
-		e->opts.use_uv = false;
-		info.options &= ~(uint64_t)LWS_SERVER_OPTION_LIBUV;
-		info.foreign_loops = NULL;
-		uv_loop_close(&e->loop);
-		e->ctx = lws_create_context(&info);
-	}
-	if (!e->ctx)
-		return -ENOMEM;
+	raise_fd_limit(e->ncalls);
+	e->ep = epoll_create1(EPOLL_CLOEXEC);
+	if (e->ep < 0)
+		return -errno;
 	e->begin_ns = mc_now_ns();
-	lws_sul_schedule(e->ctx, 0, &e->sul, tick, 1);
-	if (e->opts.use_uv)
-		uv_run(&e->loop, UV_RUN_DEFAULT);
-	else
-		while (!e->finished)
-			if (lws_service(e->ctx, 0) < 0)
-				break;
-	for (size_t i = 0; i < e->ncalls; i++)
-		if (e->calls[i].has_rec)
-			mc_rec_finish(&e->calls[i].rec);
-	lws_context_destroy(e->ctx);
-	e->ctx = NULL;
-	if (e->opts.use_uv) {
-		/* Let lws's handles close on our loop, then release it. */
-		while (uv_loop_close(&e->loop) == UV_EBUSY)
-			uv_run(&e->loop, UV_RUN_NOWAIT);
+	next_tick = e->begin_ns;
+	while (!e->finished) {
+		now = mc_now_ns();
+		if (now >= next_tick) {
+			tick(e, now);
+			/* Absolute ticks; after a stall, resume from now. */
+			next_tick += TICK_NS;
+			if (next_tick < now)
+				next_tick = now + TICK_NS;
+			continue;
+		}
+		wait_ms = (int)((next_tick - now + 999999) / 1000000);
+		n = epoll_wait(e->ep, evs, MAX_EVENTS, wait_ms);
+		for (int i = 0; i < n; i++)
+			mc__call_io(evs[i].data.ptr, evs[i].events);
+	}
+	for (size_t i = 0; i < e->ncalls; i++) {
+		mc_call_t *c = &e->calls[i];
+
+		if (c->has_rec)
+			mc_rec_finish(&c->rec);
+		if (c->ws_ready && c->ws.fd >= 0)
+			mc_ws_close(&c->ws, 1001, "client giving up");
 	}
 	return 0;
 }

@@ -1,8 +1,7 @@
 /*
- * engine.h - simulated calls on one libwebsockets client context, one thread.
+ * engine.h - simulated calls on one epoll event loop, one thread.
  *
- * The engine owns the lws context (libuv event loop when available, lws's
- * poll loop otherwise), the calls, and one timer. Each call (mc_call_t) is a
+ * The engine owns the epoll set, the calls, and one timer. Each call (mc_call_t) is a
  * Media Streams stream seen from the platform's side: it connects, sends
  * `connected` and `start`, then one `media` frame per period on absolute
  * deadlines (mc_pace_t), then `stop`; it answers `mark` and `clear` as a
@@ -10,13 +9,14 @@
  * mode, stamps its frames with latency markers (marker.h) and measures the
  * frames it receives.
  *
- * Pacing does not use a timer per call: one timer fires every millisecond,
- * scans the compact array of due times, and asks lws for a WRITEABLE
- * callback on each call whose frame is due; the frame is built and written
- * there (one lws_write per callback, as lws requires). A call that fell
- * behind catches up one frame per WRITEABLE, without skipping any.
+ * Each call's WebSocket is an mc_ws_t (ws.h: why not libwebsockets).
  *
- * Everything here runs on the engine's thread. Logging goes to stderr.
+ * Pacing does not use a timer per call: the loop wakes every millisecond,
+ * scans the compact array of due times, and sends every frame that is due
+ * (a call that fell behind catches up at once, without skipping any), so
+ * a frame leaves at most about a millisecond after its deadline.
+ *
+ * Everything here runs on the engine's thread. Nothing is logged.
  */
 #ifndef CHORUS_MC_ENGINE_H
 #define CHORUS_MC_ENGINE_H
@@ -30,20 +30,18 @@
 #include "mock-client/proto.h"
 #include "mock-client/recorder.h"
 #include "mock-client/stats.h"
+#include "mock-client/ws.h"
 
 #define MC_MAX_PARAMS 16
 #define MC_SENT_RING 512 /* send times remembered per marked talker */
 #define MC_RX_MAX 65536	 /* largest server message accepted */
 
-struct lws;
-struct lws_context;
 typedef struct mc_engine mc_engine_t;
 
 /* What a call does; shared by many calls in load mode. */
 typedef struct mc_call_cfg {
 	const char *host;
 	int port;
-	bool tls, insecure;
 	const int16_t *audio; /* 8 kHz source, NULL for silence */
 	size_t audio_n;
 	bool loop;	      /* replay the source until the duration ends */
@@ -70,7 +68,9 @@ typedef struct mc_call {
 	const mc_call_cfg_t *cfg;
 	unsigned index;
 	char path[256];
-	struct lws *wsi;
+	mc_ws_t ws;
+	bool ws_ready;	      /* ws initialized (buffers allocated) */
+	bool watch_out;	      /* registered for EPOLLOUT */
 	mc_call_state_t state;
 	mc_ids_t ids;
 
@@ -89,9 +89,6 @@ typedef struct mc_call {
 	} *sent;	      /* MC_SENT_RING entries, marked talkers only */
 
 	/* inbound */
-	char *rx;
-	size_t rx_len;
-	bool rx_overflow;
 	mc_marker_det_t det;
 	int last_src;	      /* marker source seen last, -1 for none */
 	uint16_t last_seq;
@@ -122,7 +119,6 @@ typedef struct mc_engine_stats {
 } mc_engine_stats_t;
 
 typedef struct mc_engine_opts {
-	bool use_uv;	      /* libuv event loop (epoll) */
 	unsigned connects_per_ms; /* connection ramp */
 	double hard_stop_s;   /* give up after this long; 0 for never */
 	bool measure;	      /* fill mc_engine_stats_t */
@@ -153,7 +149,7 @@ int mc_call_setup(mc_call_t *c, const mc_call_cfg_t *cfg, const char *path,
 /*
  * Connects every call (ramped), runs until all are done, the hard stop
  * passes, or mc_engine_interrupt(). Returns 0, or a negative errno if the
- * context could not be created.
+ * event loop could not be created.
  */
 int mc_engine_run(mc_engine_t *e);
 

@@ -6,17 +6,11 @@
 
 #include <signal.h>
 
-#include <libwebsockets.h>
-#include <uv.h>
-
 #include "mock-client/engine.h"
 
 struct mc_engine {
 	mc_engine_opts_t opts;
-	struct lws_context *ctx;
-	uv_loop_t loop; /* ours, lent to lws (a "foreign" loop) */
-	void *loops[1];
-	lws_sorted_usec_list_t sul;
+	int ep; /* epoll */
 	mc_call_t *calls;
 	uint64_t *due_ns; /* per call: next frame due; UINT64_MAX for none */
 	size_t ncalls, next_connect, active;
@@ -28,16 +22,17 @@ struct mc_engine {
 
 #define MC_NO_DEADLINE UINT64_MAX
 
-/* The lws protocol callback for calls (call.c). */
-int mc__call_callback(struct lws *wsi, enum lws_callback_reasons reason,
-		      void *user, void *in, size_t len);
 /* Opens call c's connection (call.c). Returns 0 or -1 (c is then DONE). */
 int mc__call_connect(mc_call_t *c);
 /* Timer work for one call whose deadline has come (call.c). */
 void mc__call_due(mc_call_t *c, uint64_t now);
 /* Asks call c to end its stream now (call.c). */
 void mc__call_hangup(mc_call_t *c);
+/* epoll reported events on call c's socket (call.c). */
+void mc__call_io(mc_call_t *c, uint32_t events);
 /* A call reached DONE (engine.c). */
 void mc__engine_call_done(mc_engine_t *e, mc_call_t *c);
+/* Re-registers c's socket for the events it needs now (engine.c). */
+void mc__engine_watch(mc_engine_t *e, mc_call_t *c);
 
 #endif /* CHORUS_MC_ENGINE_PRIV_H */

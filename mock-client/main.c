@@ -14,8 +14,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <libwebsockets.h>
-
 #include "codec/g711.h"
 #include "mock-client/audio.h"
 #include "mock-client/engine.h"
@@ -55,8 +53,6 @@ static void usage(FILE *f)
 		"  --jitter MS        hold each frame back 0..MS ms at random\n"
 		"  --seed N           seed for ids and jitter\n"
 		"  --playout-ms MS    recorder start-up buffer (default 60)\n"
-		"  --insecure         accept any certificate for wss://\n"
-		"  --poll             use lws's poll() loop instead of libuv\n"
 		"  --quiet            no progress line\n"
 		"load (--load):\n"
 		"  --participants N   calls (default 200)\n"
@@ -74,10 +70,10 @@ struct url {
 	char host[256];
 	int port;
 	char path[256];
-	int tls;
 };
 
-/* ws://host[:port][/path] or wss://... Returns 0 or -EINVAL. */
+/* ws://host[:port][/path]. Returns 0 or -EINVAL. wss:// is not supported:
+ * put a TLS proxy in front, or talk to the gateway on loopback. */
 static int parse_url(const char *s, struct url *u)
 {
 	const char *h, *end, *colon;
@@ -87,10 +83,6 @@ static int parse_url(const char *s, struct url *u)
 	if (!strncmp(s, "ws://", 5)) {
 		h = s + 5;
 		u->port = 80;
-	} else if (!strncmp(s, "wss://", 6)) {
-		h = s + 6;
-		u->port = 443;
-		u->tls = 1;
 	} else {
 		return -EINVAL;
 	}
@@ -115,7 +107,7 @@ static int parse_url(const char *s, struct url *u)
 struct opts {
 	const char *play, *record, *password, *json, *prefix;
 	double tone, duration;
-	int loop, load, quiet, poll, insecure, expect_echo;
+	int loop, load, quiet, expect_echo;
 	unsigned chunk, jitter, playout, participants, rooms, talkers;
 	unsigned late_ms, connect_rate;
 	uint64_t seed;
@@ -124,8 +116,7 @@ struct opts {
 };
 
 enum { O_PLAY = 256, O_TONE, O_RECORD, O_PASSWORD, O_PARAM, O_DURATION,
-       O_LOOP, O_CHUNK, O_JITTER, O_SEED, O_PLAYOUT, O_INSECURE, O_POLL,
-       O_QUIET, O_LOAD, O_PARTS, O_ROOMS, O_TALKERS, O_PREFIX, O_EXPECT,
+       O_LOOP, O_CHUNK, O_JITTER, O_SEED, O_PLAYOUT, O_QUIET, O_LOAD, O_PARTS, O_ROOMS, O_TALKERS, O_PREFIX, O_EXPECT,
        O_LATE, O_RATE, O_JSON, O_HELP };
 
 static const struct option longopts[] = {
@@ -134,8 +125,7 @@ static const struct option longopts[] = {
 	{"param", 1, 0, O_PARAM},      {"duration", 1, 0, O_DURATION},
 	{"loop", 0, 0, O_LOOP},	       {"chunk", 1, 0, O_CHUNK},
 	{"jitter", 1, 0, O_JITTER},    {"seed", 1, 0, O_SEED},
-	{"playout-ms", 1, 0, O_PLAYOUT}, {"insecure", 0, 0, O_INSECURE},
-	{"poll", 0, 0, O_POLL},	       {"quiet", 0, 0, O_QUIET},
+	{"playout-ms", 1, 0, O_PLAYOUT}, {"quiet", 0, 0, O_QUIET},
 	{"load", 0, 0, O_LOAD},	       {"participants", 1, 0, O_PARTS},
 	{"rooms", 1, 0, O_ROOMS},      {"talkers", 1, 0, O_TALKERS},
 	{"room-prefix", 1, 0, O_PREFIX}, {"expect", 1, 0, O_EXPECT},
@@ -195,8 +185,6 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			bad = number(optarg, 0, 10000, &v);
 			o->playout = (unsigned)v;
 			break;
-		case O_INSECURE: o->insecure = 1; break;
-		case O_POLL: o->poll = 1; break;
 		case O_QUIET: o->quiet = 1; break;
 		case O_LOAD: o->load = 1; break;
 		case O_PARTS: bad = number(optarg, 1, 65535, &v);
@@ -245,8 +233,6 @@ static void fill_cfg(const struct opts *o, const struct url *u,
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->host = u->host;
 	cfg->port = u->port;
-	cfg->tls = u->tls;
-	cfg->insecure = o->insecure;
 	cfg->duration_s = o->duration;
 	cfg->loop = o->loop;
 	cfg->chunk = o->chunk;
@@ -278,7 +264,6 @@ static int run_load(const struct opts *o, const struct url *u,
 	fill_cfg(o, u, &cfg);
 	if (cfg.duration_s <= 0)
 		cfg.duration_s = 10;
-	eo.use_uv = !o->poll;
 	eo.connects_per_ms = o->connect_rate;
 	eo.hard_stop_s = cfg.duration_s + 30;
 	eo.measure = true;
@@ -341,7 +326,6 @@ static int run_call(const struct opts *o, const struct url *u,
 		cfg.audio = play->samples;
 		cfg.audio_n = play->n;
 	}
-	eo.use_uv = !o->poll;
 	eo.connects_per_ms = 1;
 	eo.progress = !o->quiet && isatty(STDOUT_FILENO);
 	e = mc_engine_new(&eo, 1);
@@ -352,7 +336,8 @@ static int run_call(const struct opts *o, const struct url *u,
 	}
 	running = e;
 	if (mc_engine_run(e)) {
-		fprintf(stderr, "chorus-client: cannot start lws\n");
+		fprintf(stderr, "chorus-client: cannot create the event "
+				"loop\n");
 		running = NULL;
 		mc_engine_free(e);
 		return EXIT_LOCAL;
@@ -391,7 +376,8 @@ int main(int argc, char **argv)
 		return rc > 0 ? 0 : EXIT_LOCAL;
 	}
 	if (parse_url(argv[optind], &u)) {
-		fprintf(stderr, "chorus-client: not a ws:// or wss:// URL: %s\n",
+		fprintf(stderr, "chorus-client: not a ws://host:port/path URL "
+				"(wss:// is not supported): %s\n",
 			argv[optind]);
 		return EXIT_LOCAL;
 	}
@@ -404,7 +390,6 @@ int main(int argc, char **argv)
 	if (!o.play && o.tone > 0 &&
 	    mc_audio_tone(&audio, G711_RATE, o.tone, 8000, 1.0) == 0)
 		o.loop = 1;
-	lws_set_log_level(LLL_ERR, NULL);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);

@@ -52,6 +52,8 @@ uint64_t mc_hist_percentile(const mc_hist_t *h, double p)
 		if (seen >= rank)
 			break;
 	}
+	if (b >= MC_HIST_BUCKETS - 1)
+		return h->max_us; /* the overflow bucket: all we know is max */
 	edge = (uint64_t)(b + 1) * MC_HIST_BUCKET_US;
 	return edge < h->max_us ? edge : h->max_us;
 }

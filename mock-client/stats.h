@@ -34,7 +34,8 @@ void mc_hist_add(mc_hist_t *h, uint64_t us);
 /*
  * Returns the value at percentile p (0..100]: the upper edge of the bucket
  * holding the ceil(p% of count)-th smallest value, never more than the
- * maximum seen. Returns 0 for an empty histogram.
+ * maximum seen (the maximum itself when that value is past the range).
+ * Returns 0 for an empty histogram.
  */
 uint64_t mc_hist_percentile(const mc_hist_t *h, double p);
 
