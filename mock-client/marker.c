@@ -112,20 +112,21 @@ int mc_marker_scan(mc_marker_det_t *d, const uint8_t *frame, size_t n,
 		if (may_start(frame[i]))
 			found = mc_marker_read(frame + i, n - i, call, seq);
 
-	/* Keep the bytes that could begin a stamp still to be completed; after
-	 * a find, drop them so the same stamp is not reported twice. */
-	keep = n < MC_MARKER_LEN - 1 ? n : MC_MARKER_LEN - 1;
-	if (found) {
-		d->tail_len = 0;
-	} else if (n >= MC_MARKER_LEN - 1) {
+	/* Keep the bytes that could begin a stamp completed by the next frame.
+	 * A stamp found wholly in this frame cannot start in its last
+	 * MC_MARKER_LEN - 1 bytes, so keeping them never reports it twice,
+	 * and one found across the boundary ended early in this frame. */
+	keep = MC_MARKER_LEN - 1;
+	if (n >= keep) {
 		memcpy(d->tail, frame + n - keep, keep);
 		d->tail_len = keep;
+	} else if (found) {
+		d->tail_len = 0; /* a tiny frame: the stamp may still be here */
 	} else {
 		/* A tiny frame: append, keeping the newest bytes. */
 		size_t total = d->tail_len + n, drop;
 
-		drop = total > MC_MARKER_LEN - 1 ? total - (MC_MARKER_LEN - 1)
-						 : 0;
+		drop = total > keep ? total - keep : 0;
 		memmove(d->tail, d->tail + drop, d->tail_len - drop);
 		memcpy(d->tail + d->tail_len - drop, frame, n);
 		d->tail_len = total - drop;

@@ -123,6 +123,36 @@ static void detector_finds_stamp_across_two_frames(void **state)
 	}
 }
 
+/* A mixer that re-frames by s samples puts every stamp across the same
+ * boundary: each one must still be found, one per frame. */
+static void detector_finds_every_stamp_of_a_shifted_stream(void **state)
+{
+	enum { FRAMES = 50 };
+	static uint8_t talker[(FRAMES + 1) * FRAME];
+	uint16_t call, seq;
+	mc_marker_det_t d;
+
+	(void)state;
+	tone(talker, sizeof(talker), 300, 5000, 0);
+	for (int k = 0; k <= FRAMES; k++)
+		mc_marker_write(talker + k * FRAME, FRAME, 3, (uint16_t)k);
+	for (size_t shift = 0; shift < FRAME; shift += 3) {
+		int found = 0, expect = 0;
+
+		mc_marker_det_init(&d);
+		/* Output frame j = talker samples [j*160 - shift, ...). */
+		for (int j = 1; j < FRAMES; j++) {
+			if (mc_marker_scan(&d, talker + j * FRAME - shift, FRAME,
+					   &call, &seq)) {
+				assert_int_equal(seq, expect ? expect : seq);
+				expect = seq + 1;
+				found++;
+			}
+		}
+		assert_true(found >= FRAMES - 2);
+	}
+}
+
 static void detector_reports_a_stamp_once(void **state)
 {
 	uint8_t f[FRAME], g[FRAME];
@@ -173,6 +203,7 @@ int main(void)
 		cmocka_unit_test(short_frame_is_refused_and_left_alone),
 		cmocka_unit_test(detector_finds_stamp_at_any_offset),
 		cmocka_unit_test(detector_finds_stamp_across_two_frames),
+		cmocka_unit_test(detector_finds_every_stamp_of_a_shifted_stream),
 		cmocka_unit_test(detector_reports_a_stamp_once),
 		cmocka_unit_test(tones_noise_and_silence_carry_no_stamp),
 	};
