@@ -122,8 +122,8 @@ int mc_audio_load(mc_audio_t *out, const char *path, unsigned rate,
 	return 0;
 }
 
-int mc_audio_tone(mc_audio_t *out, unsigned rate, double freq_hz,
-		  int amplitude, double seconds)
+int mc_audio_tone(mc_audio_t *out, unsigned rate, double freq_hz, int amplitude,
+		  double seconds)
 {
 	size_t n;
 
@@ -136,7 +136,7 @@ int mc_audio_tone(mc_audio_t *out, unsigned rate, double freq_hz,
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
 		out->samples[i] = (int16_t)lrint(
-			amplitude * sin(2 * M_PI * freq_hz * (double)i / rate));
+		    amplitude * sin(2 * M_PI * freq_hz * (double)i / rate));
 	out->n = n;
 	out->rate = rate;
 	return 0;

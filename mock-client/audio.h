@@ -36,8 +36,8 @@ int mc_audio_load(mc_audio_t *out, const char *path, unsigned rate,
  * Makes seconds of a sine tone at freq_hz and amplitude (0..32767).
  * Returns 0 or -ENOMEM / -EINVAL.
  */
-int mc_audio_tone(mc_audio_t *out, unsigned rate, double freq_hz,
-		  int amplitude, double seconds);
+int mc_audio_tone(mc_audio_t *out, unsigned rate, double freq_hz, int amplitude,
+		  double seconds);
 
 void mc_audio_free(mc_audio_t *a);
 

@@ -14,12 +14,12 @@
 #include "codec/g711.h"
 #include "mock-client/engine_priv.h"
 
-#define RX_CAP_LOAD 16384	/* load calls: ample for 20 ms frames */
+#define RX_CAP_LOAD   16384	/* load calls: ample for 20 ms frames */
 #define RX_CAP_RECORD (1 << 20) /* a recording caller accepts big frames */
-#define TX_CAP 65536		/* about a second of frames if the peer stalls */
-#define MAX_CHUNK 8000		/* one second of audio per frame at most */
+#define TX_CAP	      65536 /* about a second of frames if the peer stalls */
+#define MAX_CHUNK     8000  /* one second of audio per frame at most */
 #define CLOSE_WAIT_NS 2000000000ull /* after stop, wait for the close */
-#define MISSING_MAX 1000 /* a marker jump larger than this is a restart */
+#define MISSING_MAX   1000 /* a marker jump larger than this is a restart */
 
 static void ws_open(void *user);
 static void ws_text(void *user, const char *msg, size_t len);
@@ -30,10 +30,10 @@ static void ws_closed(void *user, const char *err);
 static void pump(mc_call_t *c);
 
 static const mc_ws_handler_t handler = {
-	.on_open = ws_open,
-	.on_text = ws_text,
-	.on_close_frame = ws_close_frame,
-	.on_closed = ws_closed,
+    .on_open = ws_open,
+    .on_text = ws_text,
+    .on_close_frame = ws_close_frame,
+    .on_closed = ws_closed,
 };
 
 /* One thread runs the engine, so the frame buffers can be shared. */
@@ -46,7 +46,9 @@ static char scratch[RX_CAP_RECORD];
 int mc_call_setup(mc_call_t *c, const mc_call_cfg_t *cfg, const char *path,
 		  int marker_id)
 {
-	uint64_t rng = cfg->seed ^ ((uint64_t)c->index + 1) * 0x9E3779B97F4A7C15ull ^ mc_now_ns();
+	uint64_t rng = cfg->seed ^
+		       ((uint64_t)c->index + 1) * 0x9E3779B97F4A7C15ull ^
+		       mc_now_ns();
 	size_t cap = cfg->record ? RX_CAP_RECORD : RX_CAP_LOAD;
 
 	c->cfg = cfg;
@@ -71,8 +73,8 @@ int mc_call_setup(mc_call_t *c, const mc_call_cfg_t *cfg, const char *path,
 	}
 	c->end_frame = UINT64_MAX;
 	if (cfg->duration_s > 0)
-		c->end_frame = (uint64_t)(cfg->duration_s * G711_RATE /
-					  cfg->chunk + 0.5);
+		c->end_frame =
+		    (uint64_t)(cfg->duration_s * G711_RATE / cfg->chunk + 0.5);
 	c->state = MC_CALL_IDLE;
 	return 0;
 }
@@ -106,8 +108,9 @@ int mc__call_connect(mc_call_t *c)
 			   cfg->port, c->path);
 	freeaddrinfo(ai);
 	if (fd < 0) {
-		snprintf(c->error, sizeof(c->error), "cannot connect to %s:%d: %s",
-			 cfg->host, cfg->port, strerror(-fd));
+		snprintf(c->error, sizeof(c->error),
+			 "cannot connect to %s:%d: %s", cfg->host, cfg->port,
+			 strerror(-fd));
 		finish(c);
 		return -1;
 	}
@@ -339,9 +342,9 @@ static void on_media(mc_call_t *c, const mc_inbound_t *in)
 		if (c->last_rx_ns) {
 			expect = (uint64_t)n * 1000000000ull / G711_RATE;
 			dt = now - c->last_rx_ns;
-			mc_hist_add(st->jitter, (dt > expect ? dt - expect
-							    : expect - dt) /
-							1000);
+			mc_hist_add(st->jitter,
+				    (dt > expect ? dt - expect : expect - dt) /
+					1000);
 		}
 		if (mc_marker_scan(&c->det, ulaw_buf, (size_t)n, &src, &seq))
 			on_marker(c, src, seq, now);
@@ -407,8 +410,7 @@ static void ws_open(void *user)
 	pump(c);
 }
 
-static void ws_close_frame(void *user, int code, const char *reason,
-			   size_t len)
+static void ws_close_frame(void *user, int code, const char *reason, size_t len)
 {
 	mc_call_t *c = user;
 

@@ -13,9 +13,9 @@
 
 #include "mock-client/engine_priv.h"
 
-#define TICK_NS 1000000ull /* the pacing timer's period */
+#define TICK_NS	    1000000ull /* the pacing timer's period */
 #define PROGRESS_NS 500000000ull
-#define MAX_EVENTS 512
+#define MAX_EVENTS  512
 
 uint64_t mc_now_ns(void)
 {
@@ -43,8 +43,8 @@ mc_engine_t *mc_engine_new(const mc_engine_opts_t *opts, size_t ncalls)
 	}
 	e->stats.late_us = opts->late_us;
 	if (!e->calls || !e->due_ns ||
-	    (opts->measure && (!e->stats.latency || !e->stats.jitter ||
-			       !e->stats.send_lag))) {
+	    (opts->measure &&
+	     (!e->stats.latency || !e->stats.jitter || !e->stats.send_lag))) {
 		mc_engine_free(e);
 		return NULL;
 	}

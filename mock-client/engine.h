@@ -1,11 +1,11 @@
 /*
  * engine.h - simulated calls on one epoll event loop, one thread.
  *
- * The engine owns the epoll set, the calls, and one timer. Each call (mc_call_t) is a
- * Media Streams stream seen from the platform's side: it connects, sends
- * `connected` and `start`, then one `media` frame per period on absolute
- * deadlines (mc_pace_t), then `stop`; it answers `mark` and `clear` as a
- * platform would (mc_rec_t), records what it hears if asked, and, in load
+ * The engine owns the epoll set, the calls, and one timer. Each call
+ * (mc_call_t) is a Media Streams stream seen from the platform's side: it
+ * connects, sends `connected` and `start`, then one `media` frame per period on
+ * absolute deadlines (mc_pace_t), then `stop`; it answers `mark` and `clear` as
+ * a platform would (mc_rec_t), records what it hears if asked, and, in load
  * mode, stamps its frames with latency markers (marker.h) and measures the
  * frames it receives.
  *
@@ -33,8 +33,8 @@
 #include "mock-client/ws.h"
 
 #define MC_MAX_PARAMS 16
-#define MC_SENT_RING 512 /* send times remembered per marked talker */
-#define MC_RX_MAX 65536	 /* largest server message accepted */
+#define MC_SENT_RING  512   /* send times remembered per marked talker */
+#define MC_RX_MAX     65536 /* largest server message accepted */
 
 typedef struct mc_engine mc_engine_t;
 
@@ -44,15 +44,15 @@ typedef struct mc_call_cfg {
 	int port;
 	const int16_t *audio; /* 8 kHz source, NULL for silence */
 	size_t audio_n;
-	bool loop;	      /* replay the source until the duration ends */
-	double duration_s;    /* 0: until the source ends (or forever) */
-	unsigned chunk;	      /* samples (= µ-law bytes) per media frame */
-	unsigned jitter_ms;   /* random send delay, 0..jitter_ms */
+	bool loop;	    /* replay the source until the duration ends */
+	double duration_s;  /* 0: until the source ends (or forever) */
+	unsigned chunk;	    /* samples (= µ-law bytes) per media frame */
+	unsigned jitter_ms; /* random send delay, 0..jitter_ms */
 	uint64_t seed;
 	mc_param_t params[MC_MAX_PARAMS];
 	size_t nparams;
-	bool record;	      /* keep a recording (mc_rec_t) */
-	unsigned playout_ms;  /* the recorder's start-up buffer */
+	bool record;	     /* keep a recording (mc_rec_t) */
+	unsigned playout_ms; /* the recorder's start-up buffer */
 } mc_call_cfg_t;
 
 typedef enum mc_call_state {
@@ -69,28 +69,28 @@ typedef struct mc_call {
 	unsigned index;
 	char path[256];
 	mc_ws_t ws;
-	bool ws_ready;	      /* ws initialized (buffers allocated) */
-	bool watch_out;	      /* registered for EPOLLOUT */
+	bool ws_ready;	/* ws initialized (buffers allocated) */
+	bool watch_out; /* registered for EPOLLOUT */
 	mc_call_state_t state;
 	mc_ids_t ids;
 
 	/* outbound */
 	bool need_connected, need_start, need_stop, want_close;
-	uint64_t seq;	      /* next sequenceNumber */
+	uint64_t seq; /* next sequenceNumber */
 	mc_pace_t pace;
 	size_t src_pos;
 	bool src_done;
-	uint64_t end_frame;   /* frames to send; UINT64_MAX for no limit */
-	uint64_t stop_ns;     /* when stop was sent */
-	int marker_id;	      /* >= 0: stamp frames with (marker_id, seq) */
+	uint64_t end_frame; /* frames to send; UINT64_MAX for no limit */
+	uint64_t stop_ns;   /* when stop was sent */
+	int marker_id;	    /* >= 0: stamp frames with (marker_id, seq) */
 	struct mc_sent {
 		uint64_t ns;
 		uint16_t seq;
-	} *sent;	      /* MC_SENT_RING entries, marked talkers only */
+	} * sent; /* MC_SENT_RING entries, marked talkers only */
 
 	/* inbound */
 	mc_marker_det_t det;
-	int last_src;	      /* marker source seen last, -1 for none */
+	int last_src; /* marker source seen last, -1 for none */
 	uint16_t last_seq;
 	uint64_t last_seq64;  /* last_seq, unwrapped */
 	uint64_t first_seq64; /* first marked frame seen */
@@ -104,26 +104,26 @@ typedef struct mc_call {
 	bool mark_pending;
 	uint64_t frames_out, frames_in, bad_in, marks_echoed, clears;
 	uint64_t marked_in, missing, late;
-	int close_code;	      /* from the server's close frame; 0 if none */
+	int close_code; /* from the server's close frame; 0 if none */
 	char close_reason[128];
-	char error[160];      /* connection error, if any */
+	char error[160]; /* connection error, if any */
 	uint64_t start_ns, end_ns;
 } mc_call_t;
 
 /* Measurements shared by every call of an engine (load mode). */
 typedef struct mc_engine_stats {
-	mc_hist_t *latency;   /* marked frames: send to receive */
-	mc_hist_t *jitter;    /* |inter-arrival - frame duration| */
-	mc_hist_t *send_lag;  /* how late the generator itself sent */
-	uint64_t late_us;     /* a marked frame later than this is late */
+	mc_hist_t *latency;  /* marked frames: send to receive */
+	mc_hist_t *jitter;   /* |inter-arrival - frame duration| */
+	mc_hist_t *send_lag; /* how late the generator itself sent */
+	uint64_t late_us;    /* a marked frame later than this is late */
 } mc_engine_stats_t;
 
 typedef struct mc_engine_opts {
 	unsigned connects_per_ms; /* connection ramp */
-	double hard_stop_s;   /* give up after this long; 0 for never */
-	bool measure;	      /* fill mc_engine_stats_t */
+	double hard_stop_s;	  /* give up after this long; 0 for never */
+	bool measure;		  /* fill mc_engine_stats_t */
 	uint64_t late_us;
-	bool progress;	      /* print a progress line (caller mode) */
+	bool progress; /* print a progress line (caller mode) */
 } mc_engine_opts_t;
 
 /*

@@ -11,8 +11,8 @@
 #include "codec/g711.h"
 #include "mock-client/load.h"
 
-#define TALKER_AMPLITUDE 6000 /* about -15 dBFS: loud, far from clipping */
-#define TONE_SECONDS 2.0      /* looped */
+#define TALKER_AMPLITUDE   6000 /* about -15 dBFS: loud, far from clipping */
+#define TONE_SECONDS	   2.0	/* looped */
 #define NO_MARKER_GRACE_NS 1000000000ull /* a gate may hold back 1 s */
 
 /* Frames of talker t sent (nominally) in [from, to]. */
@@ -87,7 +87,8 @@ static void collect(mc_engine_t *e, const mc_load_opts_t *o,
 		r->bad_in += c->bad_in;
 		r->marked_in += c->marked_in;
 		r->late += c->late;
-		r->missing += c->missing + unseen_missing(e, c, late_ns, &never);
+		r->missing +=
+		    c->missing + unseen_missing(e, c, late_ns, &never);
 		r->unmeasured += never;
 	}
 	if (r->marked_in + r->missing)
@@ -135,8 +136,9 @@ int mc_load_run(const mc_load_opts_t *o, const mc_call_cfg_t *base,
 		} else {
 			/* A different pitch per talker, so a recording tells
 			 * them apart. */
-			rc = mc_audio_tone(&tones[p], G711_RATE, 300.0 + 150 * p,
-					   TALKER_AMPLITUDE, TONE_SECONDS);
+			rc =
+			    mc_audio_tone(&tones[p], G711_RATE, 300.0 + 150 * p,
+					  TALKER_AMPLITUDE, TONE_SECONDS);
 			if (rc)
 				goto out;
 			cfg->audio = tones[p].samples;
@@ -159,8 +161,8 @@ int mc_load_run(const mc_load_opts_t *o, const mc_call_cfg_t *base,
 		if (o->expect_echo)
 			c->expect_src = talker && pos == 0 ? (int)i : -1;
 		else
-			c->expect_src = !talker && o->talkers == 1 ? (int)room
-								   : -1;
+			c->expect_src =
+			    !talker && o->talkers == 1 ? (int)room : -1;
 	}
 	t0 = mc_now_ns();
 	rc = mc_engine_run(e);
@@ -184,20 +186,19 @@ out:
 static json_t *to_json(const mc_load_result_t *r)
 {
 	return json_pack(
-		"{s:i, s:i, s:i, s:f, s:f, s:i, s:i, s:i, s:i, s:I, s:I, s:I, "
-		"s:I, s:I, s:I, s:f, s:{s:f, s:f, s:f, s:f}, s:f, s:f}",
-		"participants", r->participants, "rooms", r->rooms, "talkers",
-		r->talkers, "duration_s", r->duration_s, "wall_s", r->wall_s,
-		"connected", r->connected, "refused", r->refused, "failed",
-		r->failed, "unmeasured_listeners", r->unmeasured, "frames_out",
-		(json_int_t)r->frames_out, "frames_in",
-		(json_int_t)r->frames_in, "bad_in", (json_int_t)r->bad_in,
-		"marked_in", (json_int_t)r->marked_in, "missing",
-		(json_int_t)r->missing, "late", (json_int_t)r->late,
-		"loss_pct", r->loss_pct, "latency_ms", "p50", r->lat_p50_ms,
-		"p90", r->lat_p90_ms, "p99", r->lat_p99_ms, "max",
-		r->lat_max_ms, "jitter_p99_ms", r->jitter_p99_ms,
-		"send_lag_p99_ms", r->send_lag_p99_ms);
+	    "{s:i, s:i, s:i, s:f, s:f, s:i, s:i, s:i, s:i, s:I, s:I, s:I, "
+	    "s:I, s:I, s:I, s:f, s:{s:f, s:f, s:f, s:f}, s:f, s:f}",
+	    "participants", r->participants, "rooms", r->rooms, "talkers",
+	    r->talkers, "duration_s", r->duration_s, "wall_s", r->wall_s,
+	    "connected", r->connected, "refused", r->refused, "failed",
+	    r->failed, "unmeasured_listeners", r->unmeasured, "frames_out",
+	    (json_int_t)r->frames_out, "frames_in", (json_int_t)r->frames_in,
+	    "bad_in", (json_int_t)r->bad_in, "marked_in",
+	    (json_int_t)r->marked_in, "missing", (json_int_t)r->missing, "late",
+	    (json_int_t)r->late, "loss_pct", r->loss_pct, "latency_ms", "p50",
+	    r->lat_p50_ms, "p90", r->lat_p90_ms, "p99", r->lat_p99_ms, "max",
+	    r->lat_max_ms, "jitter_p99_ms", r->jitter_p99_ms, "send_lag_p99_ms",
+	    r->send_lag_p99_ms);
 }
 
 int mc_load_report(const mc_load_result_t *r, FILE *f, const char *path)
@@ -216,8 +217,7 @@ int mc_load_report(const mc_load_result_t *r, FILE *f, const char *path)
 		r->participants, r->rooms, r->talkers, r->duration_s,
 		r->connected, r->refused, r->failed, r->unmeasured,
 		(unsigned long long)r->frames_out,
-		(unsigned long long)r->frames_in,
-		(unsigned long long)r->bad_in,
+		(unsigned long long)r->frames_in, (unsigned long long)r->bad_in,
 		(unsigned long long)r->marked_in,
 		(unsigned long long)r->missing, (unsigned long long)r->late,
 		r->loss_pct, r->lat_p50_ms, r->lat_p90_ms, r->lat_p99_ms,
@@ -228,7 +228,8 @@ int mc_load_report(const mc_load_result_t *r, FILE *f, const char *path)
 		fprintf(f, "  first error: %s\n", r->first_error);
 	if (!j)
 		return -ENOMEM;
-	s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+	s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER |
+			      JSON_REAL_PRECISION(6));
 	json_decref(j);
 	if (!s)
 		return -ENOMEM;

@@ -34,7 +34,7 @@ typedef struct mc_load_opts {
 	bool expect_echo;	 /* the server echoes instead of mixing */
 	const mc_audio_t *play;	 /* talkers' audio, NULL for tones */
 	unsigned late_ms;
-	const char *json_path;	 /* also write the JSON summary here */
+	const char *json_path; /* also write the JSON summary here */
 } mc_load_opts_t;
 
 typedef struct mc_load_result {

@@ -19,8 +19,8 @@
 #include "mock-client/engine.h"
 #include "mock-client/load.h"
 
-#define EXIT_LOCAL 1	/* bad usage, unreadable file */
-#define EXIT_REFUSED 2	/* the server refused or the call failed */
+#define EXIT_LOCAL   1 /* bad usage, unreadable file */
+#define EXIT_REFUSED 2 /* the server refused or the call failed */
 
 static mc_engine_t *running;
 
@@ -35,35 +35,36 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: chorus-client [options] ws://host:port/rooms/<room>\n"
-		"       chorus-client --load [options] ws://host:port/\n"
-		"caller:\n"
-		"  --play FILE        audio to send (any libsndfile format); "
-		"default silence\n"
-		"  --tone HZ          send a sine tone instead of a file\n"
-		"  --record FILE      write what is heard to a 16-bit 8 kHz WAV\n"
-		"  --password P       start.customParameters.password\n"
-		"  --param K=V        another custom parameter (repeatable)\n"
-		"  --duration S       stream S seconds (default: the file's "
-		"length, or until ^C)\n"
-		"  --loop             replay the file until the duration ends\n"
-		"  --chunk N          µ-law bytes per media frame (default 160 = "
-		"20 ms)\n"
-		"  --jitter MS        hold each frame back 0..MS ms at random\n"
-		"  --seed N           seed for ids and jitter\n"
-		"  --playout-ms MS    recorder start-up buffer (default 60)\n"
-		"  --quiet            no progress line\n"
-		"load (--load):\n"
-		"  --participants N   calls (default 200)\n"
-		"  --rooms M          rooms (default participants / 4)\n"
-		"  --talkers K        talkers per room (default 1)\n"
-		"  --room-prefix S    rooms are /rooms/<S><n> (default load-)\n"
-		"  --expect mix|echo  who hears a talker: the room, or itself\n"
-		"  --late-ms MS       a frame later than this is late (default "
-		"150)\n"
-		"  --connect-rate N   connections opened per ms (default 10)\n"
-		"  --json FILE        also write the JSON summary to FILE\n");
+	fprintf(
+	    f,
+	    "usage: chorus-client [options] ws://host:port/rooms/<room>\n"
+	    "       chorus-client --load [options] ws://host:port/\n"
+	    "caller:\n"
+	    "  --play FILE        audio to send (any libsndfile format); "
+	    "default silence\n"
+	    "  --tone HZ          send a sine tone instead of a file\n"
+	    "  --record FILE      write what is heard to a 16-bit 8 kHz WAV\n"
+	    "  --password P       start.customParameters.password\n"
+	    "  --param K=V        another custom parameter (repeatable)\n"
+	    "  --duration S       stream S seconds (default: the file's "
+	    "length, or until ^C)\n"
+	    "  --loop             replay the file until the duration ends\n"
+	    "  --chunk N          µ-law bytes per media frame (default 160 = "
+	    "20 ms)\n"
+	    "  --jitter MS        hold each frame back 0..MS ms at random\n"
+	    "  --seed N           seed for ids and jitter\n"
+	    "  --playout-ms MS    recorder start-up buffer (default 60)\n"
+	    "  --quiet            no progress line\n"
+	    "load (--load):\n"
+	    "  --participants N   calls (default 200)\n"
+	    "  --rooms M          rooms (default participants / 4)\n"
+	    "  --talkers K        talkers per room (default 1)\n"
+	    "  --room-prefix S    rooms are /rooms/<S><n> (default load-)\n"
+	    "  --expect mix|echo  who hears a talker: the room, or itself\n"
+	    "  --late-ms MS       a frame later than this is late (default "
+	    "150)\n"
+	    "  --connect-rate N   connections opened per ms (default 10)\n"
+	    "  --json FILE        also write the JSON summary to FILE\n");
 }
 
 struct url {
@@ -115,23 +116,55 @@ struct opts {
 	size_t nparams;
 };
 
-enum { O_PLAY = 256, O_TONE, O_RECORD, O_PASSWORD, O_PARAM, O_DURATION,
-       O_LOOP, O_CHUNK, O_JITTER, O_SEED, O_PLAYOUT, O_QUIET, O_LOAD, O_PARTS, O_ROOMS, O_TALKERS, O_PREFIX, O_EXPECT,
-       O_LATE, O_RATE, O_JSON, O_HELP };
+enum {
+	O_PLAY = 256,
+	O_TONE,
+	O_RECORD,
+	O_PASSWORD,
+	O_PARAM,
+	O_DURATION,
+	O_LOOP,
+	O_CHUNK,
+	O_JITTER,
+	O_SEED,
+	O_PLAYOUT,
+	O_QUIET,
+	O_LOAD,
+	O_PARTS,
+	O_ROOMS,
+	O_TALKERS,
+	O_PREFIX,
+	O_EXPECT,
+	O_LATE,
+	O_RATE,
+	O_JSON,
+	O_HELP
+};
 
 static const struct option longopts[] = {
-	{"play", 1, 0, O_PLAY},	       {"tone", 1, 0, O_TONE},
-	{"record", 1, 0, O_RECORD},    {"password", 1, 0, O_PASSWORD},
-	{"param", 1, 0, O_PARAM},      {"duration", 1, 0, O_DURATION},
-	{"loop", 0, 0, O_LOOP},	       {"chunk", 1, 0, O_CHUNK},
-	{"jitter", 1, 0, O_JITTER},    {"seed", 1, 0, O_SEED},
-	{"playout-ms", 1, 0, O_PLAYOUT}, {"quiet", 0, 0, O_QUIET},
-	{"load", 0, 0, O_LOAD},	       {"participants", 1, 0, O_PARTS},
-	{"rooms", 1, 0, O_ROOMS},      {"talkers", 1, 0, O_TALKERS},
-	{"room-prefix", 1, 0, O_PREFIX}, {"expect", 1, 0, O_EXPECT},
-	{"late-ms", 1, 0, O_LATE},     {"connect-rate", 1, 0, O_RATE},
-	{"json", 1, 0, O_JSON},	       {"help", 0, 0, O_HELP},
-	{0, 0, 0, 0},
+    {"play", 1, 0, O_PLAY},
+    {"tone", 1, 0, O_TONE},
+    {"record", 1, 0, O_RECORD},
+    {"password", 1, 0, O_PASSWORD},
+    {"param", 1, 0, O_PARAM},
+    {"duration", 1, 0, O_DURATION},
+    {"loop", 0, 0, O_LOOP},
+    {"chunk", 1, 0, O_CHUNK},
+    {"jitter", 1, 0, O_JITTER},
+    {"seed", 1, 0, O_SEED},
+    {"playout-ms", 1, 0, O_PLAYOUT},
+    {"quiet", 0, 0, O_QUIET},
+    {"load", 0, 0, O_LOAD},
+    {"participants", 1, 0, O_PARTS},
+    {"rooms", 1, 0, O_ROOMS},
+    {"talkers", 1, 0, O_TALKERS},
+    {"room-prefix", 1, 0, O_PREFIX},
+    {"expect", 1, 0, O_EXPECT},
+    {"late-ms", 1, 0, O_LATE},
+    {"connect-rate", 1, 0, O_RATE},
+    {"json", 1, 0, O_JSON},
+    {"help", 0, 0, O_HELP},
+    {0, 0, 0, 0},
 };
 
 static int number(const char *s, double lo, double hi, double *out)
@@ -155,10 +188,18 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		int bad = 0;
 
 		switch (c) {
-		case O_PLAY: o->play = optarg; break;
-		case O_TONE: bad = number(optarg, 1, 3999, &o->tone); break;
-		case O_RECORD: o->record = optarg; break;
-		case O_PASSWORD: o->password = optarg; break;
+		case O_PLAY:
+			o->play = optarg;
+			break;
+		case O_TONE:
+			bad = number(optarg, 1, 3999, &o->tone);
+			break;
+		case O_RECORD:
+			o->record = optarg;
+			break;
+		case O_PASSWORD:
+			o->password = optarg;
+			break;
 		case O_PARAM:
 			if (o->nparams == MC_MAX_PARAMS - 1 ||
 			    !strchr(optarg, '=') || optarg[0] == '=')
@@ -169,7 +210,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case O_DURATION:
 			bad = number(optarg, 0.02, 86400, &o->duration);
 			break;
-		case O_LOOP: o->loop = 1; break;
+		case O_LOOP:
+			o->loop = 1;
+			break;
 		case O_CHUNK:
 			bad = number(optarg, MC_MARKER_LEN, 8000, &v);
 			o->chunk = (unsigned)v;
@@ -178,44 +221,61 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			bad = number(optarg, 0, 1000, &v);
 			o->jitter = (unsigned)v;
 			break;
-		case O_SEED: bad = number(optarg, 0, 1e18, &v);
+		case O_SEED:
+			bad = number(optarg, 0, 1e18, &v);
 			o->seed = (uint64_t)v;
 			break;
 		case O_PLAYOUT:
 			bad = number(optarg, 0, 10000, &v);
 			o->playout = (unsigned)v;
 			break;
-		case O_QUIET: o->quiet = 1; break;
-		case O_LOAD: o->load = 1; break;
-		case O_PARTS: bad = number(optarg, 1, 65535, &v);
+		case O_QUIET:
+			o->quiet = 1;
+			break;
+		case O_LOAD:
+			o->load = 1;
+			break;
+		case O_PARTS:
+			bad = number(optarg, 1, 65535, &v);
 			o->participants = (unsigned)v;
 			break;
-		case O_ROOMS: bad = number(optarg, 1, 65535, &v);
+		case O_ROOMS:
+			bad = number(optarg, 1, 65535, &v);
 			o->rooms = (unsigned)v;
 			break;
-		case O_TALKERS: bad = number(optarg, 0, 1000, &v);
+		case O_TALKERS:
+			bad = number(optarg, 0, 1000, &v);
 			o->talkers = (unsigned)v;
 			break;
-		case O_PREFIX: o->prefix = optarg; break;
+		case O_PREFIX:
+			o->prefix = optarg;
+			break;
 		case O_EXPECT:
 			if (!strcmp(optarg, "echo"))
 				o->expect_echo = 1;
 			else if (strcmp(optarg, "mix"))
 				bad = 1;
 			break;
-		case O_LATE: bad = number(optarg, 1, 60000, &v);
+		case O_LATE:
+			bad = number(optarg, 1, 60000, &v);
 			o->late_ms = (unsigned)v;
 			break;
-		case O_RATE: bad = number(optarg, 1, 10000, &v);
+		case O_RATE:
+			bad = number(optarg, 1, 10000, &v);
 			o->connect_rate = (unsigned)v;
 			break;
-		case O_JSON: o->json = optarg; break;
+		case O_JSON:
+			o->json = optarg;
+			break;
 		case 'h':
-		case O_HELP: return 1;
-		default: return -EINVAL;
+		case O_HELP:
+			return 1;
+		default:
+			return -EINVAL;
 		}
 		if (bad) {
-			fprintf(stderr, "chorus-client: bad value for --%s: %s\n",
+			fprintf(stderr,
+				"chorus-client: bad value for --%s: %s\n",
 				longopts[c - O_PLAY].name, optarg);
 			return -EINVAL;
 		}
@@ -283,9 +343,8 @@ static int run_load(const struct opts *o, const struct url *u,
 		return EXIT_LOCAL;
 	}
 	mc_load_report(&res, stdout, o->json);
-	return res.connected == res.participants && !res.refused
-		       ? 0
-		       : EXIT_REFUSED;
+	return res.connected == res.participants && !res.refused ? 0
+								 : EXIT_REFUSED;
 }
 
 /* The one-line summary of a call; returns the exit status. */
@@ -362,8 +421,12 @@ static int run_call(const struct opts *o, const struct url *u,
 
 int main(int argc, char **argv)
 {
-	struct opts o = {.chunk = 160, .playout = 60, .participants = 200,
-			 .talkers = 1, .late_ms = 150, .connect_rate = 10,
+	struct opts o = {.chunk = 160,
+			 .playout = 60,
+			 .participants = 200,
+			 .talkers = 1,
+			 .late_ms = 150,
+			 .connect_rate = 10,
 			 .prefix = "load-"};
 	char err[MC_AUDIO_ERR_LEN];
 	mc_audio_t audio = {0};
@@ -376,8 +439,9 @@ int main(int argc, char **argv)
 		return rc > 0 ? 0 : EXIT_LOCAL;
 	}
 	if (parse_url(argv[optind], &u)) {
-		fprintf(stderr, "chorus-client: not a ws://host:port/path URL "
-				"(wss:// is not supported): %s\n",
+		fprintf(stderr,
+			"chorus-client: not a ws://host:port/path URL "
+			"(wss:// is not supported): %s\n",
 			argv[optind]);
 		return EXIT_LOCAL;
 	}

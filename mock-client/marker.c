@@ -6,9 +6,9 @@
 
 #include "mock-client/marker.h"
 
-#define EXPONENT 2
+#define EXPONENT  2
 #define MAGIC_LEN 4
-#define DATA_LEN 8
+#define DATA_LEN  8
 static const uint8_t magic[MAGIC_LEN] = {0xA, 0x5, 0xC, 0x3};
 
 /* µ-law codes are stored inverted: code = ~(sign | exponent << 4 | mantissa),
@@ -17,7 +17,7 @@ static uint8_t code_for(unsigned i, unsigned nibble)
 {
 	unsigned sign = (i & 1) ? 0x00 : 0x80;
 
-	return (uint8_t)~(sign | EXPONENT << 4 | (nibble & 0xF));
+	return (uint8_t) ~(sign | EXPONENT << 4 | (nibble & 0xF));
 }
 
 /* Returns the nibble carried by code at position i, or -1. */
@@ -50,8 +50,7 @@ int mc_marker_write(uint8_t *frame, size_t n, uint16_t call, uint16_t seq)
 	return 0;
 }
 
-int mc_marker_read(const uint8_t *buf, size_t n, uint16_t *call,
-		   uint16_t *seq)
+int mc_marker_read(const uint8_t *buf, size_t n, uint16_t *call, uint16_t *seq)
 {
 	uint32_t v = 0;
 	unsigned check = 0, i;

@@ -43,8 +43,7 @@ int mc_marker_write(uint8_t *frame, size_t n, uint16_t call, uint16_t seq);
  * Looks for a stamp that starts at buf[0]. Returns 1 and fills call and seq
  * if one is there, 0 if not.
  */
-int mc_marker_read(const uint8_t *buf, size_t n, uint16_t *call,
-		   uint16_t *seq);
+int mc_marker_read(const uint8_t *buf, size_t n, uint16_t *call, uint16_t *seq);
 
 /* Detector state for one receiving stream: the tail of the last frame. */
 typedef struct mc_marker_det {

@@ -19,12 +19,12 @@
 
 typedef struct mc_pace {
 	uint64_t start_ns;
-	uint64_t samples;     /* samples per frame */
-	uint64_t rate;	      /* samples per second */
-	uint64_t jitter_ns;   /* largest random hold-back; 0 for none */
-	uint64_t rng;	      /* xorshift64 state */
-	uint64_t k;	      /* next frame to send */
-	uint64_t due_ns;      /* when frame k is due */
+	uint64_t samples;   /* samples per frame */
+	uint64_t rate;	    /* samples per second */
+	uint64_t jitter_ns; /* largest random hold-back; 0 for none */
+	uint64_t rng;	    /* xorshift64 state */
+	uint64_t k;	    /* next frame to send */
+	uint64_t due_ns;    /* when frame k is due */
 } mc_pace_t;
 
 /*

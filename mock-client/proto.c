@@ -58,9 +58,10 @@ static long dump(json_t *j, char *buf, size_t cap)
 
 long mc_proto_connected(char *buf, size_t cap)
 {
-	return fit(snprintf(buf, cap, "{\"event\":\"connected\","
-				      "\"protocol\":\"Call\","
-				      "\"version\":\"1.0.0\"}"),
+	return fit(snprintf(buf, cap,
+			    "{\"event\":\"connected\","
+			    "\"protocol\":\"Call\","
+			    "\"version\":\"1.0.0\"}"),
 		   cap);
 }
 
@@ -84,22 +85,22 @@ long mc_proto_start(char *buf, size_t cap, const mc_ids_t *ids,
 		    buf, cap);
 }
 
-long mc_proto_media(char *buf, size_t cap, const char *stream_sid,
-		    uint64_t seq, uint64_t chunk, uint64_t timestamp_ms,
-		    const char *payload, size_t plen)
+long mc_proto_media(char *buf, size_t cap, const char *stream_sid, uint64_t seq,
+		    uint64_t chunk, uint64_t timestamp_ms, const char *payload,
+		    size_t plen)
 {
-	return fit(snprintf(buf, cap,
-			    "{\"event\":\"media\",\"sequenceNumber\":\"%" PRIu64
-			    "\",\"media\":{\"track\":\"inbound\",\"chunk\":\"%" PRIu64
-			    "\",\"timestamp\":\"%" PRIu64
-			    "\",\"payload\":\"%.*s\"},\"streamSid\":\"%s\"}",
-			    seq, chunk, timestamp_ms, (int)plen, payload,
-			    stream_sid),
-		   cap);
+	return fit(
+	    snprintf(buf, cap,
+		     "{\"event\":\"media\",\"sequenceNumber\":\"%" PRIu64
+		     "\",\"media\":{\"track\":\"inbound\",\"chunk\":\"%" PRIu64
+		     "\",\"timestamp\":\"%" PRIu64
+		     "\",\"payload\":\"%.*s\"},\"streamSid\":\"%s\"}",
+		     seq, chunk, timestamp_ms, (int)plen, payload, stream_sid),
+	    cap);
 }
 
-long mc_proto_mark(char *buf, size_t cap, const char *stream_sid,
-		   uint64_t seq, const char *name)
+long mc_proto_mark(char *buf, size_t cap, const char *stream_sid, uint64_t seq,
+		   const char *name)
 {
 	char s[24];
 

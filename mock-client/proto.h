@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MC_SID_LEN 34 /* two letters and 32 hex digits */
+#define MC_SID_LEN   34 /* two letters and 32 hex digits */
 #define MC_MARK_NAME 128
 
 /* The identifiers a platform generates for one call. */
@@ -44,11 +44,11 @@ long mc_proto_connected(char *buf, size_t cap);
 long mc_proto_start(char *buf, size_t cap, const mc_ids_t *ids,
 		    const mc_param_t *params, size_t nparams);
 /* payload is base64 of length plen (not necessarily NUL-terminated). */
-long mc_proto_media(char *buf, size_t cap, const char *stream_sid,
-		    uint64_t seq, uint64_t chunk, uint64_t timestamp_ms,
-		    const char *payload, size_t plen);
-long mc_proto_mark(char *buf, size_t cap, const char *stream_sid,
-		   uint64_t seq, const char *name);
+long mc_proto_media(char *buf, size_t cap, const char *stream_sid, uint64_t seq,
+		    uint64_t chunk, uint64_t timestamp_ms, const char *payload,
+		    size_t plen);
+long mc_proto_mark(char *buf, size_t cap, const char *stream_sid, uint64_t seq,
+		   const char *name);
 long mc_proto_stop(char *buf, size_t cap, const mc_ids_t *ids, uint64_t seq);
 
 typedef enum mc_event {

@@ -26,8 +26,8 @@
 #include <stdint.h>
 
 #define MC_REC_QUEUE_SECONDS 30
-#define MC_REC_MAX_MARKS 64
-#define MC_REC_MARK_NAME 128
+#define MC_REC_MAX_MARKS     64
+#define MC_REC_MARK_NAME     128
 
 typedef struct mc_rec_mark {
 	char name[MC_REC_MARK_NAME];
@@ -51,11 +51,11 @@ typedef struct mc_rec {
 	mc_rec_mark_t marks[MC_REC_MAX_MARKS]; /* FIFO */
 	size_t m_head, m_len;
 
-	uint64_t gaps;	       /* silences inserted while playing */
+	uint64_t gaps; /* silences inserted while playing */
 	uint64_t gap_samples;
-	uint64_t received;     /* samples pushed */
-	uint64_t overflow;     /* samples refused: queue full */
-	uint64_t cleared;      /* samples dropped by clear */
+	uint64_t received; /* samples pushed */
+	uint64_t overflow; /* samples refused: queue full */
+	uint64_t cleared;  /* samples dropped by clear */
 } mc_rec_t;
 
 /* Initializes r for rate Hz and a start-up buffer of playout_ms.

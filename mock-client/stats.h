@@ -13,8 +13,8 @@
 #include <stdint.h>
 
 #define MC_HIST_BUCKET_US 100
-#define MC_HIST_MAX_US 10000000 /* 10 s */
-#define MC_HIST_BUCKETS (MC_HIST_MAX_US / MC_HIST_BUCKET_US + 1)
+#define MC_HIST_MAX_US	  10000000 /* 10 s */
+#define MC_HIST_BUCKETS	  (MC_HIST_MAX_US / MC_HIST_BUCKET_US + 1)
 
 typedef struct mc_hist {
 	uint64_t count;

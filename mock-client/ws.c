@@ -16,12 +16,12 @@
 #include "codec/base64.h"
 #include "mock-client/ws.h"
 
-#define OP_CONT 0x0
-#define OP_TEXT 0x1
-#define OP_BINARY 0x2
-#define OP_CLOSE 0x8
-#define OP_PING 0x9
-#define OP_PONG 0xA
+#define OP_CONT	      0x0
+#define OP_TEXT	      0x1
+#define OP_BINARY     0x2
+#define OP_CLOSE      0x8
+#define OP_PING	      0x9
+#define OP_PONG	      0xA
 #define MAX_HANDSHAKE 4096
 
 static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -243,8 +243,7 @@ static int flush(mc_ws_t *w)
 	ssize_t n;
 
 	while (done < w->out_len) {
-		n = send(w->fd, w->out + done, w->out_len - done,
-			 MSG_NOSIGNAL);
+		n = send(w->fd, w->out + done, w->out_len - done, MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -300,8 +299,7 @@ int mc_ws_send_text(mc_ws_t *w, const char *msg, size_t len)
 	return 0;
 }
 
-static void send_control(mc_ws_t *w, unsigned op, const uint8_t *p,
-			 size_t len)
+static void send_control(mc_ws_t *w, unsigned op, const uint8_t *p, size_t len)
 {
 	uint8_t frame[MC_WS_MAX_HEADER + 125], mask[4];
 	uint64_t r = next_rand(w);

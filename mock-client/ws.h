@@ -51,14 +51,14 @@ typedef struct mc_ws {
 	mc_ws_state_t state;
 	const mc_ws_handler_t *h;
 	void *user;
-	char key[25];	 /* Sec-WebSocket-Key we sent */
-	uint64_t rng;	 /* masks; a test tool needs no CSPRNG */
-	uint8_t *in;	 /* raw bytes read, not yet parsed */
+	char key[25]; /* Sec-WebSocket-Key we sent */
+	uint64_t rng; /* masks; a test tool needs no CSPRNG */
+	uint8_t *in;  /* raw bytes read, not yet parsed */
 	size_t in_len, in_cap;
-	uint8_t *msg;	 /* a fragmented message being reassembled */
+	uint8_t *msg; /* a fragmented message being reassembled */
 	size_t msg_len, msg_cap;
 	bool msg_on, msg_overflow;
-	uint8_t *out;	 /* bytes to write */
+	uint8_t *out; /* bytes to write */
 	size_t out_len, out_cap;
 	bool close_sent;
 	uint64_t dropped; /* messages refused: output buffer full */
@@ -117,7 +117,7 @@ typedef struct mc_ws_frame {
 	bool fin;
 	unsigned opcode;
 	size_t header_len;
-	uint64_t len;	/* payload length */
+	uint64_t len; /* payload length */
 	bool masked;
 	uint8_t mask[4];
 } mc_ws_frame_t;

@@ -58,7 +58,8 @@ static int executable(const char *path)
 static void make_tone(const char *path, int rate, int channels, int format,
 		      double hz, double seconds)
 {
-	SF_INFO info = {.samplerate = rate, .channels = channels,
+	SF_INFO info = {.samplerate = rate,
+			.channels = channels,
 			.format = SF_FORMAT_WAV | format};
 	size_t n = (size_t)(rate * seconds);
 	float *buf = malloc(n * (size_t)channels * sizeof(float));
@@ -69,7 +70,7 @@ static void make_tone(const char *path, int rate, int channels, int format,
 	for (size_t i = 0; i < n; i++)
 		for (int c = 0; c < channels; c++)
 			buf[i * (size_t)channels + (size_t)c] =
-				0.3f * (float)sin(2 * M_PI * hz * (double)i / rate);
+			    0.3f * (float)sin(2 * M_PI * hz * (double)i / rate);
 	assert_int_equal(sf_writef_float(f, buf, (sf_count_t)n), n);
 	sf_close(f);
 	free(buf);
@@ -231,8 +232,8 @@ static int teardown_dir(void **state)
 
 static pid_t start_echo(int *port)
 {
-	const char *bin = env_or("CHORUS_ECHO_BASELINE",
-				 "build/chorus-echo-baseline");
+	const char *bin =
+	    env_or("CHORUS_ECHO_BASELINE", "build/chorus-echo-baseline");
 	char p[16], log[300];
 	char *argv[] = {(char *)bin, "--port", p, NULL};
 	pid_t pid;
@@ -260,8 +261,9 @@ static void caller_downmixes_resamples_and_records_its_echo(void **state)
 	make_tone(wav, 44100, 2, SF_FORMAT_FLOAT, 440, 1.0);
 	snprintf(url, sizeof(url), "ws://127.0.0.1:%d/rooms/demo", port);
 	{
-		char *argv[] = {(char *)client_bin(), url, "--play", wav,
-				"--record", rec, "--password", "pw", NULL};
+		char *argv[] = {
+		    (char *)client_bin(), url,	"--play", wav, "--record", rec,
+		    "--password",	  "pw", NULL};
 
 		assert_int_equal(wait_for(spawn(argv, out), 30), 0);
 	}
@@ -310,8 +312,9 @@ static json_int_t jint(json_t *j, const char *k)
 
 static void load_through_echo_baseline_loses_nothing(void **state)
 {
-	const char *extra[] = {"--participants", "40", "--rooms", "10",
-			       "--duration", "3", "--expect", "echo", NULL};
+	const char *extra[] = {
+	    "--participants", "40",   "--rooms", "10", "--duration", "3",
+	    "--expect",	      "echo", NULL};
 	char url[100];
 	int port;
 	pid_t echo = start_echo(&port);
@@ -353,8 +356,8 @@ static pid_t start_gateway(int *port, const char *const extra[])
 {
 	const char *bin = env_or("CHORUS_GATEWAY", "build/chorus-gateway");
 	char p[16], log[300];
-	char *argv[24] = {(char *)bin, "--port", p, "--workers", "2",
-			  "--log-level", "warn"};
+	char *argv[24] = {(char *)bin, "--port",      p,     "--workers",
+			  "2",	       "--log-level", "warn"};
 	int n = 7;
 	pid_t pid;
 
@@ -420,9 +423,16 @@ static void three_callers_each_hear_the_other_two_not_themselves(void **state)
 		make_tone(wav[i], rates[i], i == 2 ? 2 : 1, fmts[i], hz[i], 5);
 	}
 	for (int i = 0; i < 3; i++) {
-		char *argv[] = {(char *)client_bin(), url, "--play", wav[i],
-				"--record", rec[i], "--password", "trio",
-				"--quiet", NULL};
+		char *argv[] = {(char *)client_bin(),
+				url,
+				"--play",
+				wav[i],
+				"--record",
+				rec[i],
+				"--password",
+				"trio",
+				"--quiet",
+				NULL};
 
 		pid[i] = spawn(argv, out[i]);
 	}
@@ -456,8 +466,9 @@ static const char *refused_caller(int port, const char *password,
 				  const char *name)
 {
 	char out[300], url[100];
-	char *argv[] = {(char *)client_bin(), url, "--password",
-			(char *)password, "--duration", "3", "--quiet", NULL};
+	char *argv[] = {
+	    (char *)client_bin(), url, "--password", (char *)password,
+	    "--duration",	  "3", "--quiet",    NULL};
 
 	path_in(out, sizeof(out), name);
 	snprintf(url, sizeof(url), "ws://127.0.0.1:%d/rooms/locked", port);
@@ -468,8 +479,9 @@ static const char *refused_caller(int port, const char *password,
 static pid_t listener(int port, const char *password, const char *name)
 {
 	char out[300], url[100];
-	char *argv[] = {(char *)client_bin(), url, "--password",
-			(char *)password, "--duration", "6", "--quiet", NULL};
+	char *argv[] = {
+	    (char *)client_bin(), url, "--password", (char *)password,
+	    "--duration",	  "6", "--quiet",    NULL};
 
 	path_in(out, sizeof(out), name);
 	snprintf(url, sizeof(url), "ws://127.0.0.1:%d/rooms/locked", port);
@@ -521,12 +533,16 @@ static void full_room_is_refused_with_4029(void **state)
  */
 static void load_of_200_for_10_s_through_gateway_loses_nothing(void **state)
 {
-	const char *extra[] = {"--participants", "200", "--rooms", "50",
-			       "--talkers", "1", "--duration", "10",
-			       "--late-ms", "2000", NULL};
-	const char *const lenient[] = {"--window-ms", "1000",
-				       "--jitter-target-ms", "100",
-				       "--jitter-cap-ms", "2000", NULL};
+	const char *extra[] = {"--participants", "200",	 "--rooms",    "50",
+			       "--talkers",	 "1",	 "--duration", "10",
+			       "--late-ms",	 "2000", NULL};
+	const char *const lenient[] = {"--window-ms",
+				       "1000",
+				       "--jitter-target-ms",
+				       "100",
+				       "--jitter-cap-ms",
+				       "2000",
+				       NULL};
 	char url[100];
 	pid_t gw;
 	int port;
@@ -553,13 +569,15 @@ static void load_of_200_for_10_s_through_gateway_loses_nothing(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(caller_downmixes_resamples_and_records_its_echo),
-		cmocka_unit_test(load_through_echo_baseline_loses_nothing),
-		cmocka_unit_test(unreachable_server_fails_with_status_2),
-		cmocka_unit_test(three_callers_each_hear_the_other_two_not_themselves),
-		cmocka_unit_test(wrong_password_is_refused_with_4001),
-		cmocka_unit_test(full_room_is_refused_with_4029),
-		cmocka_unit_test(load_of_200_for_10_s_through_gateway_loses_nothing),
+	    cmocka_unit_test(caller_downmixes_resamples_and_records_its_echo),
+	    cmocka_unit_test(load_through_echo_baseline_loses_nothing),
+	    cmocka_unit_test(unreachable_server_fails_with_status_2),
+	    cmocka_unit_test(
+		three_callers_each_hear_the_other_two_not_themselves),
+	    cmocka_unit_test(wrong_password_is_refused_with_4001),
+	    cmocka_unit_test(full_room_is_refused_with_4029),
+	    cmocka_unit_test(
+		load_of_200_for_10_s_through_gateway_loses_nothing),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -25,7 +25,7 @@ static void tone(uint8_t *f, size_t n, double hz, int amp, size_t phase)
 {
 	for (size_t i = 0; i < n; i++)
 		f[i] = g711_ulaw_encode((int16_t)lrint(
-			amp * sin(2 * M_PI * hz * (double)(i + phase) / 8000)));
+		    amp * sin(2 * M_PI * hz * (double)(i + phase) / 8000)));
 }
 
 static void stamp_reads_back_every_call_and_sequence(void **state)
@@ -142,8 +142,8 @@ static void detector_finds_every_stamp_of_a_shifted_stream(void **state)
 		mc_marker_det_init(&d);
 		/* Output frame j = talker samples [j*160 - shift, ...). */
 		for (int j = 1; j < FRAMES; j++) {
-			if (mc_marker_scan(&d, talker + j * FRAME - shift, FRAME,
-					   &call, &seq)) {
+			if (mc_marker_scan(&d, talker + j * FRAME - shift,
+					   FRAME, &call, &seq)) {
 				assert_int_equal(seq, expect ? expect : seq);
 				expect = seq + 1;
 				found++;
@@ -197,15 +197,16 @@ static void tones_noise_and_silence_carry_no_stamp(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(stamp_reads_back_every_call_and_sequence),
-		cmocka_unit_test(stamp_survives_ulaw_decode_and_encode),
-		cmocka_unit_test(stamp_is_quiet_enough_to_stay_clear_of_the_limiter),
-		cmocka_unit_test(short_frame_is_refused_and_left_alone),
-		cmocka_unit_test(detector_finds_stamp_at_any_offset),
-		cmocka_unit_test(detector_finds_stamp_across_two_frames),
-		cmocka_unit_test(detector_finds_every_stamp_of_a_shifted_stream),
-		cmocka_unit_test(detector_reports_a_stamp_once),
-		cmocka_unit_test(tones_noise_and_silence_carry_no_stamp),
+	    cmocka_unit_test(stamp_reads_back_every_call_and_sequence),
+	    cmocka_unit_test(stamp_survives_ulaw_decode_and_encode),
+	    cmocka_unit_test(
+		stamp_is_quiet_enough_to_stay_clear_of_the_limiter),
+	    cmocka_unit_test(short_frame_is_refused_and_left_alone),
+	    cmocka_unit_test(detector_finds_stamp_at_any_offset),
+	    cmocka_unit_test(detector_finds_stamp_across_two_frames),
+	    cmocka_unit_test(detector_finds_every_stamp_of_a_shifted_stream),
+	    cmocka_unit_test(detector_reports_a_stamp_once),
+	    cmocka_unit_test(tones_noise_and_silence_carry_no_stamp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

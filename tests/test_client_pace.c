@@ -66,8 +66,7 @@ static void jitter_delays_within_bound_and_keeps_order(void **state)
 		assert_true(due >= prev);
 		/* Held back at most 40 ms past its own deadline, or behind the
 		 * frame ahead of it, itself within bounds. */
-		assert_true(due <= nominal + 40 * MS ||
-			    due == prev);
+		assert_true(due <= nominal + 40 * MS || due == prev);
 		delayed += due > nominal;
 		prev = due;
 		mc_pace_advance(&p);
@@ -106,12 +105,12 @@ static void zero_sizes_are_refused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(deadlines_are_start_plus_k_periods_without_drift),
-		cmocka_unit_test(odd_chunk_has_exact_fractional_period),
-		cmocka_unit_test(timestamps_count_milliseconds_of_audio),
-		cmocka_unit_test(jitter_delays_within_bound_and_keeps_order),
-		cmocka_unit_test(jitter_replays_from_its_seed),
-		cmocka_unit_test(zero_sizes_are_refused),
+	    cmocka_unit_test(deadlines_are_start_plus_k_periods_without_drift),
+	    cmocka_unit_test(odd_chunk_has_exact_fractional_period),
+	    cmocka_unit_test(timestamps_count_milliseconds_of_audio),
+	    cmocka_unit_test(jitter_delays_within_bound_and_keeps_order),
+	    cmocka_unit_test(jitter_replays_from_its_seed),
+	    cmocka_unit_test(zero_sizes_are_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -90,11 +90,10 @@ static void start_carries_ids_tracks_parameters_and_format(void **state)
 	assert_string_equal(str(j, "start.customParameters.password"),
 			    "hun\"ter2");
 	assert_string_equal(str(j, "start.customParameters.room"), "standup");
-	assert_string_equal(json_string_value(json_array_get(
-				    json_object_get(json_object_get(j, "start"),
-						    "tracks"),
-				    0)),
-			    "inbound");
+	assert_string_equal(
+	    json_string_value(json_array_get(
+		json_object_get(json_object_get(j, "start"), "tracks"), 0)),
+	    "inbound");
 	fmt = json_object_get(json_object_get(j, "start"), "mediaFormat");
 	assert_string_equal(str(fmt, "encoding"), "audio/x-mulaw");
 	assert_int_equal(json_integer_value(json_object_get(fmt, "sampleRate")),
@@ -155,9 +154,9 @@ static void server_media_is_read_on_the_fast_path(void **state)
 	mc_inbound_t in;
 
 	(void)state;
-	assert_int_equal(mc_proto_parse(m, strlen(m), scratch, sizeof(scratch),
-					&in),
-			 MC_EV_MEDIA);
+	assert_int_equal(
+	    mc_proto_parse(m, strlen(m), scratch, sizeof(scratch), &in),
+	    MC_EV_MEDIA);
 	assert_true(in.payload > m && in.payload < m + strlen(m));
 	assert_int_equal(in.payload_len, 8);
 	assert_memory_equal(in.payload, "//79/A==", 8);
@@ -171,9 +170,9 @@ static void escaped_slashes_take_the_slow_path(void **state)
 	mc_inbound_t in;
 
 	(void)state;
-	assert_int_equal(mc_proto_parse(m, strlen(m), scratch, sizeof(scratch),
-					&in),
-			 MC_EV_MEDIA);
+	assert_int_equal(
+	    mc_proto_parse(m, strlen(m), scratch, sizeof(scratch), &in),
+	    MC_EV_MEDIA);
 	assert_ptr_equal(in.payload, scratch);
 	assert_int_equal(in.payload_len, 8);
 	assert_memory_equal(in.payload, "//79/A==", 8);
@@ -185,7 +184,10 @@ static void mark_clear_and_garbage_are_told_apart(void **state)
 	const char *mark = "{\"event\":\"mark\",\"streamSid\":\"MZ1\","
 			   "\"mark\":{\"name\":\"n1\"}}";
 	const char *clear = "{\"event\":\"clear\",\"streamSid\":\"MZ1\"}";
-	const char *junk[] = {"", "{", "[]", "{\"event\":1}",
+	const char *junk[] = {"",
+			      "{",
+			      "[]",
+			      "{\"event\":1}",
 			      "{\"event\":\"media\",\"media\":{}}",
 			      "{\"event\":\"mark\",\"mark\":{}}"};
 	char scratch[64];
@@ -195,26 +197,25 @@ static void mark_clear_and_garbage_are_told_apart(void **state)
 	assert_int_equal(mc_proto_parse(mark, strlen(mark), scratch, 64, &in),
 			 MC_EV_MARK);
 	assert_string_equal(in.mark_name, "n1");
-	assert_int_equal(
-		mc_proto_parse(clear, strlen(clear), scratch, 64, &in),
-		MC_EV_CLEAR);
+	assert_int_equal(mc_proto_parse(clear, strlen(clear), scratch, 64, &in),
+			 MC_EV_CLEAR);
 	for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++)
-		assert_int_equal(mc_proto_parse(junk[i], strlen(junk[i]),
-						scratch, 64, &in),
-				 MC_EV_INVALID);
+		assert_int_equal(
+		    mc_proto_parse(junk[i], strlen(junk[i]), scratch, 64, &in),
+		    MC_EV_INVALID);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(ids_have_twilio_prefixes_and_length),
-		cmocka_unit_test(connected_is_the_platform_greeting),
-		cmocka_unit_test(start_carries_ids_tracks_parameters_and_format),
-		cmocka_unit_test(media_numbers_are_strings),
-		cmocka_unit_test(mark_and_stop_have_their_shapes),
-		cmocka_unit_test(server_media_is_read_on_the_fast_path),
-		cmocka_unit_test(escaped_slashes_take_the_slow_path),
-		cmocka_unit_test(mark_clear_and_garbage_are_told_apart),
+	    cmocka_unit_test(ids_have_twilio_prefixes_and_length),
+	    cmocka_unit_test(connected_is_the_platform_greeting),
+	    cmocka_unit_test(start_carries_ids_tracks_parameters_and_format),
+	    cmocka_unit_test(media_numbers_are_strings),
+	    cmocka_unit_test(mark_and_stop_have_their_shapes),
+	    cmocka_unit_test(server_media_is_read_on_the_fast_path),
+	    cmocka_unit_test(escaped_slashes_take_the_slow_path),
+	    cmocka_unit_test(mark_clear_and_garbage_are_told_apart),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,8 +16,8 @@
 
 #include "mock-client/recorder.h"
 
-#define MS 1000000ull
-#define T0 (1000 * MS)
+#define MS    1000000ull
+#define T0    (1000 * MS)
 #define FRAME 160
 
 static void frame_of(int16_t *f, int16_t v)
@@ -58,7 +58,7 @@ static void late_frame_leaves_silence_where_it_was_missed(void **state)
 	(void)state;
 	mc_rec_init(&r, 8000, 20);
 	frame_of(f, 100);
-	mc_rec_push(&r, T0, f, FRAME);	/* plays 20..40 ms */
+	mc_rec_push(&r, T0, f, FRAME); /* plays 20..40 ms */
 	frame_of(f, 200);
 	mc_rec_push(&r, T0 + 70 * MS, f, FRAME); /* should have come by 40 */
 	mc_rec_advance(&r, T0 + 90 * MS); /* the second frame has played */
@@ -153,12 +153,13 @@ static void marks_beyond_capacity_are_refused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(steady_frames_play_back_to_back_without_gaps),
-		cmocka_unit_test(late_frame_leaves_silence_where_it_was_missed),
-		cmocka_unit_test(mark_returns_after_its_audio_has_played),
-		cmocka_unit_test(mark_with_nothing_buffered_returns_at_once),
-		cmocka_unit_test(clear_drops_queued_audio_and_returns_pending_marks),
-		cmocka_unit_test(marks_beyond_capacity_are_refused),
+	    cmocka_unit_test(steady_frames_play_back_to_back_without_gaps),
+	    cmocka_unit_test(late_frame_leaves_silence_where_it_was_missed),
+	    cmocka_unit_test(mark_returns_after_its_audio_has_played),
+	    cmocka_unit_test(mark_with_nothing_buffered_returns_at_once),
+	    cmocka_unit_test(
+		clear_drops_queued_audio_and_returns_pending_marks),
+	    cmocka_unit_test(marks_beyond_capacity_are_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -48,7 +48,8 @@ static void percentiles_match_sorted_samples_within_a_bucket(void **state)
 	qsort(v, N, sizeof(v[0]), cmp);
 	for (size_t i = 0; i < sizeof(ps) / sizeof(ps[0]); i++) {
 		size_t rank = (size_t)((ps[i] / 100.0) * N + 0.999999);
-		uint64_t exact = v[rank - 1], got = mc_hist_percentile(h, ps[i]);
+		uint64_t exact = v[rank - 1],
+			 got = mc_hist_percentile(h, ps[i]);
 
 		/* The bucket's upper edge: never below, less than a bucket
 		 * above. */
@@ -77,9 +78,9 @@ static void values_past_the_range_are_kept_as_the_maximum(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(empty_histogram_reports_zero),
-		cmocka_unit_test(percentiles_match_sorted_samples_within_a_bucket),
-		cmocka_unit_test(values_past_the_range_are_kept_as_the_maximum),
+	    cmocka_unit_test(empty_histogram_reports_zero),
+	    cmocka_unit_test(percentiles_match_sorted_samples_within_a_bucket),
+	    cmocka_unit_test(values_past_the_range_are_kept_as_the_maximum),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

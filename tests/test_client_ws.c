@@ -26,8 +26,8 @@ static void header_reads_back_for_every_length_class(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
 		for (int masked = 0; masked < 2; masked++) {
-			size_t h = mc_ws_header(buf, 1, lens[i],
-						masked ? mask : NULL);
+			size_t h =
+			    mc_ws_header(buf, 1, lens[i], masked ? mask : NULL);
 
 			assert_int_equal(mc_ws_parse(buf, h + lens[i], &f), 1);
 			assert_true(f.fin);
@@ -59,9 +59,9 @@ static void every_prefix_of_a_frame_asks_for_more(void **state)
 
 static void protocol_violations_are_refused(void **state)
 {
-	const uint8_t rsv[] = {0xC1, 0x00};	    /* RSV1 without extension */
-	const uint8_t op3[] = {0x83, 0x00};	    /* reserved opcode */
-	const uint8_t opB[] = {0x8B, 0x00};	    /* reserved control */
+	const uint8_t rsv[] = {0xC1, 0x00}; /* RSV1 without extension */
+	const uint8_t op3[] = {0x83, 0x00}; /* reserved opcode */
+	const uint8_t opB[] = {0x8B, 0x00}; /* reserved control */
 	const uint8_t big_ping[] = {0x89, 126, 0, 126};
 	const uint8_t split_close[] = {0x08, 0x02, 0x03, 0xE8};
 	mc_ws_frame_t f;
@@ -104,11 +104,11 @@ static void accept_key_matches_rfc6455_example(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(header_reads_back_for_every_length_class),
-		cmocka_unit_test(every_prefix_of_a_frame_asks_for_more),
-		cmocka_unit_test(protocol_violations_are_refused),
-		cmocka_unit_test(masking_twice_restores_the_payload),
-		cmocka_unit_test(accept_key_matches_rfc6455_example),
+	    cmocka_unit_test(header_reads_back_for_every_length_class),
+	    cmocka_unit_test(every_prefix_of_a_frame_asks_for_more),
+	    cmocka_unit_test(protocol_violations_are_refused),
+	    cmocka_unit_test(masking_twice_restores_the_payload),
+	    cmocka_unit_test(accept_key_matches_rfc6455_example),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

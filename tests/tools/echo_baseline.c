@@ -29,13 +29,13 @@
 
 #include "codec/base64.h"
 
-#define BUF_CAP (256 * 1024)
+#define BUF_CAP	   (256 * 1024)
 #define MAX_EVENTS 256
 
 struct conn {
 	int fd;
-	int open;     /* handshake done */
-	int closing;  /* close frame sent: drop after flushing */
+	int open;    /* handshake done */
+	int closing; /* close frame sent: drop after flushing */
 	size_t in_len, out_len;
 	uint8_t in[BUF_CAP];
 	uint8_t out[BUF_CAP];
