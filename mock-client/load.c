@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <jansson.h>
 
@@ -102,6 +103,16 @@ static void collect(mc_engine_t *e, const mc_load_opts_t *o,
 	r->send_lag_p99_ms = ms(mc_hist_percentile(st->send_lag, 99));
 }
 
+static double cpu_seconds(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru))
+		return 0;
+	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
 int mc_load_run(const mc_load_opts_t *o, const mc_call_cfg_t *base,
 		const mc_engine_opts_t *eopts, mc_load_result_t *res)
 {
@@ -169,6 +180,7 @@ int mc_load_run(const mc_load_opts_t *o, const mc_call_cfg_t *base,
 	if (rc)
 		goto out;
 	res->wall_s = (double)(mc_now_ns() - t0) / 1e9;
+	res->cpu_s = cpu_seconds();
 	res->participants = o->participants;
 	res->rooms = o->rooms;
 	res->talkers = o->talkers;
@@ -187,7 +199,7 @@ static json_t *to_json(const mc_load_result_t *r)
 {
 	return json_pack(
 	    "{s:i, s:i, s:i, s:f, s:f, s:i, s:i, s:i, s:i, s:I, s:I, s:I, "
-	    "s:I, s:I, s:I, s:f, s:{s:f, s:f, s:f, s:f}, s:f, s:f}",
+	    "s:I, s:I, s:I, s:f, s:{s:f, s:f, s:f, s:f}, s:f, s:f, s:f}",
 	    "participants", r->participants, "rooms", r->rooms, "talkers",
 	    r->talkers, "duration_s", r->duration_s, "wall_s", r->wall_s,
 	    "connected", r->connected, "refused", r->refused, "failed",
@@ -198,7 +210,7 @@ static json_t *to_json(const mc_load_result_t *r)
 	    (json_int_t)r->late, "loss_pct", r->loss_pct, "latency_ms", "p50",
 	    r->lat_p50_ms, "p90", r->lat_p90_ms, "p99", r->lat_p99_ms, "max",
 	    r->lat_max_ms, "jitter_p99_ms", r->jitter_p99_ms, "send_lag_p99_ms",
-	    r->send_lag_p99_ms);
+	    r->send_lag_p99_ms, "generator_cpu_s", r->cpu_s);
 }
 
 int mc_load_report(const mc_load_result_t *r, FILE *f, const char *path)
@@ -213,7 +225,8 @@ int mc_load_report(const mc_load_result_t *r, FILE *f, const char *path)
 		"  marked      received %llu  missing %llu  late %llu  "
 		"loss %.4f %%\n"
 		"  latency ms  p50 %.1f  p90 %.1f  p99 %.1f  max %.1f\n"
-		"  jitter ms   p99 %.1f    generator send lag p99 %.1f ms\n",
+		"  jitter ms   p99 %.1f    generator send lag p99 %.1f ms, "
+		"CPU %.1f s\n",
 		r->participants, r->rooms, r->talkers, r->duration_s,
 		r->connected, r->refused, r->failed, r->unmeasured,
 		(unsigned long long)r->frames_out,
@@ -221,7 +234,7 @@ int mc_load_report(const mc_load_result_t *r, FILE *f, const char *path)
 		(unsigned long long)r->marked_in,
 		(unsigned long long)r->missing, (unsigned long long)r->late,
 		r->loss_pct, r->lat_p50_ms, r->lat_p90_ms, r->lat_p99_ms,
-		r->lat_max_ms, r->jitter_p99_ms, r->send_lag_p99_ms);
+		r->lat_max_ms, r->jitter_p99_ms, r->send_lag_p99_ms, r->cpu_s);
 	if (r->first_close_code)
 		fprintf(f, "  first close code %d\n", r->first_close_code);
 	if (r->first_error[0])

@@ -46,6 +46,7 @@ typedef struct mc_load_result {
 	double loss_pct;
 	double lat_p50_ms, lat_p90_ms, lat_p99_ms, lat_max_ms;
 	double jitter_p99_ms, send_lag_p99_ms;
+	double cpu_s; /* the generator's own CPU time (user + system) */
 	int first_close_code;
 	char first_error[160];
 } mc_load_result_t;

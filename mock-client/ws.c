@@ -468,7 +468,9 @@ void mc_ws_on_readable(mc_ws_t *w)
 	ssize_t n;
 
 	while (w->state == MC_WS_HANDSHAKE || w->state == MC_WS_OPEN) {
-		n = recv(w->fd, w->in + w->in_len, w->in_cap - w->in_len, 0);
+		size_t want = w->in_cap - w->in_len;
+
+		n = recv(w->fd, w->in + w->in_len, want, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -481,5 +483,9 @@ void mc_ws_on_readable(mc_ws_t *w)
 		}
 		w->in_len += (size_t)n;
 		parse_input(w);
+		/* A short read drained the socket: skip the recv() that would
+		 * only say EAGAIN (level-triggered epoll reports any more). */
+		if ((size_t)n < want)
+			return;
 	}
 }

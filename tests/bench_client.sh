@@ -97,7 +97,9 @@ run() {
 $(field loss_pct "$tmp/r.json") $(field p50 "$tmp/r.json") \
 $(field p90 "$tmp/r.json") $(field p99 "$tmp/r.json") \
 $(field max "$tmp/r.json") $(field jitter_p99_ms "$tmp/r.json") \
-$(field send_lag_p99_ms "$tmp/r.json") $us" >>"$tmp/rows"
+$(field send_lag_p99_ms "$tmp/r.json") $us \
+$(awk -v c="$(field generator_cpu_s "$tmp/r.json")" -v n="$n" -v s="$secs" \
+	'BEGIN { printf "%.1f", c * 1e6 / (n * s) }')" >>"$tmp/rows"
 }
 
 : >"$tmp/rows"
@@ -112,7 +114,7 @@ for s in $sizes; do
 done
 
 echo
-echo "server   partic.  secs  conn   loss %   lat p50/p90/p99/max ms      jit p99  gen lag p99  CPU us/part-s  x floor"
+echo "server   partic.  secs  conn   loss %   lat p50/p90/p99/max ms      jit p99  gen lag p99  CPU us/part-s  x floor  (generator us/part-s)"
 awk '
 	{ key = $2 " " $3 }
 	$1 == "echo" { floor[key] = $12 }
@@ -121,9 +123,11 @@ awk '
 		for (i = 1; i <= NR; i++) {
 			split(rows[i], f, " ")
 			ratio = (floor[k[i]] > 0) ? sprintf("%.2f", f[12] / floor[k[i]]) : "-"
-			printf "%-8s %7d %5d %5d %8.4f   %6.1f/%6.1f/%6.1f/%6.1f   %7.1f  %11.1f  %13.1f  %7s\n",
-				f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11], f[12], ratio
+			printf "%-8s %7d %5d %5d %8.4f   %6.1f/%6.1f/%6.1f/%6.1f   %7.1f  %11.1f  %13.1f  %7s  (%.1f)\n",
+				f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11], f[12], ratio, f[13]
 		}
 	}' "$tmp/rows"
 echo "(CPU: the server process only, utime+stime over the whole run incl."
-echo " connection ramp; 1 participant-second = 50 frames in + 50 out.)"
+echo " connection ramp; 1 participant-second = 50 frames in + 50 out."
+echo " Latency and loss are measured by the generator on the same machine:"
+echo " when the machine is short of CPU, its send lag shows it.)"

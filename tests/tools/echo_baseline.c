@@ -195,7 +195,9 @@ static int on_readable(int ep, struct conn *c)
 	ssize_t n;
 
 	for (;;) {
-		n = read(c->fd, c->in + c->in_len, BUF_CAP - c->in_len);
+		size_t want = BUF_CAP - c->in_len;
+
+		n = read(c->fd, c->in + c->in_len, want);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
@@ -209,6 +211,10 @@ static int on_readable(int ep, struct conn *c)
 			return -1;
 		if (c->in_len == BUF_CAP)
 			return -1;
+		/* A short read drained the socket: no read() just for EAGAIN
+		 * (epoll is level-triggered and reports anything newer). */
+		if ((size_t)n < want)
+			break;
 	}
 	return flush_out(ep, c);
 }
