@@ -277,6 +277,47 @@ static void caller_downmixes_resamples_and_records_its_echo(void **state)
 	free(x);
 }
 
+static void odd_chunks_with_jitter_still_deliver_all_audio(void **state)
+{
+	char wav[300], rec[300], out[300], url[100];
+	size_t n;
+	float *x;
+	int port;
+	pid_t echo = start_echo(&port);
+
+	(void)state;
+	path_in(wav, sizeof(wav), "mono16k24.wav");
+	path_in(rec, sizeof(rec), "jitter-heard.wav");
+	path_in(out, sizeof(out), "jitter-caller.out");
+	make_tone(wav, 16000, 1, SF_FORMAT_PCM_24, 600, 1.0);
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%d/rooms/demo", port);
+	{
+		/* 33-byte frames (4.125 ms), each held back up to 15 ms. */
+		char *argv[] = {(char *)client_bin(),
+				url,
+				"--play",
+				wav,
+				"--record",
+				rec,
+				"--chunk",
+				"33",
+				"--jitter",
+				"15",
+				"--seed",
+				"7",
+				NULL};
+
+		assert_int_equal(wait_for(spawn(argv, out), 30), 0);
+	}
+	stop(echo);
+	/* 8000 samples in 33-byte frames: 243 frames, the last one padded. */
+	assert_non_null(strstr(slurp(out), "sent 243 frames, received 243"));
+	x = read_recording(rec, &n);
+	assert_true(n >= 7900 && n <= 8100);
+	assert_true(tone_share(x + 800, n - 1600, 600) > 0.8);
+	free(x);
+}
+
 static json_t *run_load(const char *url, const char *extra[], double timeout,
 			const char *name)
 {
@@ -570,6 +611,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(caller_downmixes_resamples_and_records_its_echo),
+	    cmocka_unit_test(odd_chunks_with_jitter_still_deliver_all_audio),
 	    cmocka_unit_test(load_through_echo_baseline_loses_nothing),
 	    cmocka_unit_test(unreachable_server_fails_with_status_2),
 	    cmocka_unit_test(
