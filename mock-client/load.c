@@ -41,11 +41,17 @@ static uint64_t unseen_missing(const mc_engine_t *e, const mc_call_t *c,
 	uint64_t cut, last;
 
 	*never = false;
-	if (c->expect_src < 0 || !c->start_ns)
+	if (c->expect_src < 0)
 		return 0;
 	t = mc_engine_call((mc_engine_t *)e, (size_t)c->expect_src);
+	if (!c->start_ns || !t->start_ns) {
+		/* The listener or its talker never got in: everything the
+		 * listener should have heard is lost. */
+		*never = true;
+		return c->end_frame != UINT64_MAX ? c->end_frame : 0;
+	}
 	cut = c->stop_ns ? c->stop_ns : c->end_ns;
-	if (!t->start_ns || cut < late_ns)
+	if (cut < late_ns)
 		return 0;
 	cut -= late_ns;
 	if (c->last_src < 0) {

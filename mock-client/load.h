@@ -15,8 +15,9 @@
  * between the first and the last received, plus those after the last that
  * were sent before the listener hung up (minus the late threshold). Frames
  * before a listener's first are not counted: a gateway's silence gate holds
- * a talker's first frames back by design. A frame is late when it arrived
- * more than late_ms after it was sent.
+ * a talker's first frames back by design. A listener that never connected,
+ * or whose talker never did, lost every frame of its duration. A frame is
+ * late when it arrived more than late_ms after it was sent.
  */
 #ifndef CHORUS_MC_LOAD_H
 #define CHORUS_MC_LOAD_H
