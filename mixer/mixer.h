@@ -52,7 +52,10 @@ typedef struct mix_settings {
 	unsigned jitter_target_ms; /* jitter buffer target delay; 40 */
 	unsigned jitter_cap_ms;	   /* jitter buffer hard cap; 200 */
 	double gate_threshold_dbfs; /* frame RMS at or above = loud; -45 */
-	unsigned gate_attack_frames; /* loud frames before talking; see .c */
+	unsigned gate_attack_frames; /* loud frames before talking; 2. The
+				      * gate looks ahead into the jitter
+				      * buffer, so the first loud frame is
+				      * mixed too (see mixer.c). */
 	unsigned gate_hangover_ms;   /* quiet time before not talking; 800 */
 	mix_norm_t norm;	     /* MIX_NORM_LIMITER */
 	bool echo;		     /* a lone participant hears itself; false */
@@ -82,7 +85,9 @@ typedef struct mix_participant_stats {
 	uint64_t frames_duplicate; /* audio for a slot already filled */
 	uint64_t samples_stretched; /* drift correction: inserted (+) */
 	uint64_t samples_squeezed;  /* drift correction: dropped (-) */
-	unsigned delay_ms;	  /* jitter buffer delay now */
+	unsigned delay_ms;	  /* jitter buffer delay now: from the newest
+				   * chunk's arrival to its playing (about
+				   * jitter_target_ms when steady) */
 	unsigned delay_max_ms;	  /* and its maximum so far */
 	bool talking;
 	double level_dbfs; /* RMS of its last frame; -inf-safe: >= -120 */
@@ -120,13 +125,14 @@ void mix_room_stats(const mix_room_t *room, mix_room_stats_t *out);
  * Returns NULL on out of memory.
  */
 mix_participant_t *mix_participant_new(const mix_room_t *room, void *user);
-/* Frees a participant that is not in any room, once its producer has
- * stopped pushing. */
+/* Frees a participant once its producer has stopped pushing (removing it
+ * from its room first if the caller has not). */
 void mix_participant_free(mix_participant_t *p);
 void *mix_participant_user(const mix_participant_t *p);
 
 /* Adds p to room; it is mixed from the next tick. Returns 0, -EEXIST if it
- * is already in a room, or -ENOMEM. */
+ * is already in a room, -EINVAL if p was made for a room whose rate, frame
+ * or jitter settings differ, or -ENOMEM. */
 int mix_room_add(mix_room_t *room, mix_participant_t *p);
 /* Removes p; it is not mixed from the next tick. Returns 0 or -ENOENT. */
 int mix_room_remove(mix_room_t *room, mix_participant_t *p);
