@@ -33,6 +33,8 @@
 #include <jansson.h>
 #include <sndfile.h>
 
+#include "codec/base64.h"
+#include "mock-client/ws.h"
 #include "tests/support/tsupport.h"
 
 static char dir[256];
@@ -373,6 +375,174 @@ static void load_through_echo_baseline_loses_nothing(void **state)
 	json_decref(j);
 }
 
+/* --- against a scripted server: mark and clear ------------------------- */
+
+/* A one-connection WebSocket server, blocking, just enough to script. */
+struct fake {
+	int fd;
+	uint8_t buf[1 << 16];
+	size_t len;
+};
+
+static int fake_accept(int lfd, struct fake *f)
+{
+	char req[4096] = "", key[64], acc[29], reply[256], *k;
+	size_t n = 0;
+	ssize_t r;
+
+	f->fd = accept(lfd, NULL, NULL);
+	f->len = 0;
+	if (f->fd < 0)
+		return -1;
+	while (!strstr(req, "\r\n\r\n") && n < sizeof(req) - 1) {
+		r = read(f->fd, req + n, sizeof(req) - 1 - n);
+		if (r <= 0)
+			return -1;
+		n += (size_t)r;
+		req[n] = '\0';
+	}
+	k = strcasestr(req, "Sec-WebSocket-Key:");
+	if (!k || sscanf(k + 18, " %63s", key) != 1 ||
+	    mc_ws_accept_for(key, acc))
+		return -1;
+	n = (size_t)snprintf(reply, sizeof(reply),
+			     "HTTP/1.1 101 Switching Protocols\r\n"
+			     "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+			     "Sec-WebSocket-Accept: %s\r\n\r\n",
+			     acc);
+	return write(f->fd, reply, n) == (ssize_t)n ? 0 : -1;
+}
+
+static int fake_send(struct fake *f, unsigned op, const char *msg, size_t n)
+{
+	uint8_t hdr[MC_WS_MAX_HEADER];
+	size_t h = mc_ws_header(hdr, op, n, NULL);
+
+	if (write(f->fd, hdr, h) != (ssize_t)h)
+		return -1;
+	return write(f->fd, msg, n) == (ssize_t)n ? 0 : -1;
+}
+
+/* Reads client messages until one contains both needles, or timeout_s. */
+static int fake_wait_for(struct fake *f, const char *a, const char *b,
+			 double timeout_s)
+{
+	uint64_t end = ts_now_ns() + (uint64_t)(timeout_s * 1e9);
+	mc_ws_frame_t fr;
+	ssize_t r;
+
+	while (ts_now_ns() < end) {
+		while (mc_ws_parse(f->buf, f->len, &fr) == 1) {
+			uint8_t *p = f->buf + fr.header_len;
+			size_t total = fr.header_len + (size_t)fr.len;
+			int hit;
+
+			mc_ws_mask(p, (size_t)fr.len, fr.mask);
+			hit = memmem(p, (size_t)fr.len, a, strlen(a)) &&
+			      memmem(p, (size_t)fr.len, b, strlen(b));
+			memmove(f->buf, f->buf + total, f->len - total);
+			f->len -= total;
+			if (hit)
+				return 0;
+		}
+		r = read(f->fd, f->buf + f->len, sizeof(f->buf) - f->len);
+		if (r <= 0)
+			return -1;
+		f->len += (size_t)r;
+	}
+	return -1;
+}
+
+/* Sends seconds of µ-law silence as one media message. */
+static int fake_media(struct fake *f, double seconds)
+{
+	static uint8_t ulaw[8000 * 6];
+	static char msg[sizeof(ulaw) * 2];
+	size_t n = (size_t)(seconds * 8000);
+	int len;
+
+	memset(ulaw, 0xFF, n);
+	len = snprintf(msg, sizeof(msg),
+		       "{\"event\":\"media\",\"streamSid\":\"MZx\","
+		       "\"media\":{\"payload\":\"");
+	len += (int)b64_encode(msg + len, sizeof(msg) - (size_t)len, ulaw, n);
+	len += snprintf(msg + len, sizeof(msg) - (size_t)len, "\"}}");
+	return fake_send(f, 1, msg, (size_t)len);
+}
+
+static int fake_script(int lfd)
+{
+	const char mark1[] = "{\"event\":\"mark\",\"streamSid\":\"MZx\","
+			     "\"mark\":{\"name\":\"after-audio\"}}";
+	const char mark2[] = "{\"event\":\"mark\",\"streamSid\":\"MZx\","
+			     "\"mark\":{\"name\":\"cleared\"}}";
+	const char clear[] = "{\"event\":\"clear\",\"streamSid\":\"MZx\"}";
+	static struct fake f;
+	uint64_t t0, dt;
+
+	if (fake_accept(lfd, &f) || fake_wait_for(&f, "\"start\"", "", 10))
+		return 10;
+	/* 1 s of audio, then a mark: it may only come back once played. */
+	t0 = ts_now_ns();
+	if (fake_media(&f, 1.0) || fake_send(&f, 1, mark1, strlen(mark1)))
+		return 11;
+	if (fake_wait_for(&f, "\"mark\"", "after-audio", 20))
+		return 12;
+	dt = ts_now_ns() - t0;
+	if (dt < 950000000ull)
+		return 13; /* echoed before its audio could have played */
+	/* 5 s of audio, a mark, then clear: the mark comes back at once,
+	 * long before the audio would have played out. */
+	if (fake_media(&f, 5.0) || fake_send(&f, 1, mark2, strlen(mark2)) ||
+	    fake_send(&f, 1, clear, strlen(clear)))
+		return 14;
+	t0 = ts_now_ns();
+	if (fake_wait_for(&f, "\"mark\"", "cleared", 20))
+		return 15;
+	if (ts_now_ns() - t0 > 4000000000ull)
+		return 16;
+	fake_send(&f, 8, "\x03\xe8", 2);
+	return 0;
+}
+
+static void marks_return_after_playback_and_at_once_on_clear(void **state)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t l = sizeof(a);
+	char out[300], url[100];
+	int lfd = socket(AF_INET, SOCK_STREAM, 0), st;
+	pid_t server, client;
+
+	(void)state;
+	assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(lfd, 4), 0);
+	getsockname(lfd, (struct sockaddr *)&a, &l);
+	server = fork();
+	assert_true(server >= 0);
+	if (server == 0)
+		_exit(fake_script(lfd));
+	close(lfd);
+	path_in(out, sizeof(out), "marks.out");
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%d/rooms/m",
+		 ntohs(a.sin_port));
+	{
+		char *argv[] = {(char *)client_bin(),
+				url,
+				"--duration",
+				"15",
+				"--quiet",
+				NULL};
+
+		client = spawn(argv, out);
+	}
+	st = wait_for(server, 60);
+	print_message("scripted server: %d\n", st);
+	assert_int_equal(st, 0);
+	assert_int_equal(wait_for(client, 30), 0);
+	assert_non_null(strstr(slurp(out), "marks 2"));
+}
+
 static void unreachable_server_fails_with_status_2(void **state)
 {
 	char out[300], url[100];
@@ -613,6 +783,7 @@ int main(void)
 	    cmocka_unit_test(caller_downmixes_resamples_and_records_its_echo),
 	    cmocka_unit_test(odd_chunks_with_jitter_still_deliver_all_audio),
 	    cmocka_unit_test(load_through_echo_baseline_loses_nothing),
+	    cmocka_unit_test(marks_return_after_playback_and_at_once_on_clear),
 	    cmocka_unit_test(unreachable_server_fails_with_status_2),
 	    cmocka_unit_test(
 		three_callers_each_hear_the_other_two_not_themselves),
