@@ -7,6 +7,7 @@
 #include "mock-client/marker.h"
 
 #define EXPONENT  2
+#define ULAW_ZERO 0xFF /* decodes to 0 */
 #define MAGIC_LEN 4
 #define DATA_LEN  8
 static const uint8_t magic[MAGIC_LEN] = {0xA, 0x5, 0xC, 0x3};
@@ -47,6 +48,8 @@ int mc_marker_write(uint8_t *frame, size_t n, uint16_t call, uint16_t seq)
 		frame[MAGIC_LEN + i] = code_for(MAGIC_LEN + i, nib);
 	}
 	frame[MC_MARKER_LEN - 1] = code_for(MC_MARKER_LEN - 1, check ^ 0x9);
+	if (n >= 2 * MC_MARKER_LEN)
+		frame[n / 2] = frame[n / 2 + 1] = ULAW_ZERO;
 	return 0;
 }
 

@@ -21,6 +21,13 @@
  * the rest. When two talkers overlap the stamp is destroyed and nothing is
  * detected: latency is only measured in rooms with one marked talker.
  *
+ * A jitter buffer that corrects clock drift adds or drops one sample at
+ * the quietest point of a frame; a voice-band tone is quietest at its zero
+ * crossings, about as loud as the stamp, so that point could fall inside
+ * it. So the writer also puts two digital-zero samples in the middle of
+ * every frame: any run of 159 samples contains a zero there, the quietest
+ * point is always one of them, and the stamp is only ever shifted, never cut.
+ *
  * The detector finds a stamp anywhere in a frame, and across the boundary of
  * two frames (a mixer that re-frames audio by a few samples still works).
  * Pure functions and a small state; no I/O, no allocation.
@@ -34,8 +41,10 @@
 #define MC_MARKER_LEN 13
 
 /*
- * Writes the stamp for (call, seq) over frame[0 .. MC_MARKER_LEN-1].
- * Returns 0, or -EINVAL if n < MC_MARKER_LEN (the frame is left unchanged).
+ * Writes the stamp for (call, seq) over frame[0 .. MC_MARKER_LEN-1], and,
+ * when n >= 2 * MC_MARKER_LEN, two zero samples at frame[n/2] and
+ * frame[n/2 + 1]. Returns 0, or -EINVAL if n < MC_MARKER_LEN (the frame is
+ * left unchanged).
  */
 int mc_marker_write(uint8_t *frame, size_t n, uint16_t call, uint16_t seq);
 

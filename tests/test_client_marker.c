@@ -74,6 +74,36 @@ static void stamp_is_quiet_enough_to_stay_clear_of_the_limiter(void **state)
 		assert_true(abs(g711_ulaw_decode(f[i])) < 1000);
 }
 
+/* What a drift-correcting jitter buffer does: drop or repeat the quietest
+ * sample of a 160/161-sample window. With the zero pair, that is never a
+ * stamp sample, wherever the window starts. */
+static void drift_correction_never_cuts_the_stamp(void **state)
+{
+	uint8_t stream[3 * FRAME];
+	int16_t pcm[3 * FRAME];
+
+	(void)state;
+	/* The worst case: audio never quieter than the stamp (a tone riding
+	 * on an offset), so without the zeros its quietest point would be
+	 * inside the stamp. */
+	for (size_t i = 0; i < sizeof(stream); i++)
+		stream[i] = g711_ulaw_encode((int16_t)lrint(
+		    7000 + 6000 * sin(2 * M_PI * 300 * (double)i / 8000)));
+	for (int k = 0; k < 3; k++)
+		mc_marker_write(stream + k * FRAME, FRAME, 5, (uint16_t)k);
+	for (size_t i = 0; i < sizeof(stream); i++)
+		pcm[i] = g711_ulaw_decode(stream[i]);
+	for (size_t start = 0; start + FRAME + 1 <= 2 * FRAME; start++) {
+		size_t q = start;
+
+		for (size_t i = start; i < start + FRAME + 1; i++)
+			if (abs(pcm[i]) < abs(pcm[q]))
+				q = i;
+		assert_int_equal(pcm[q], 0);
+		assert_true(q % FRAME >= MC_MARKER_LEN);
+	}
+}
+
 static void short_frame_is_refused_and_left_alone(void **state)
 {
 	uint8_t f[MC_MARKER_LEN - 1];
@@ -201,6 +231,7 @@ int main(void)
 	    cmocka_unit_test(stamp_survives_ulaw_decode_and_encode),
 	    cmocka_unit_test(
 		stamp_is_quiet_enough_to_stay_clear_of_the_limiter),
+	    cmocka_unit_test(drift_correction_never_cuts_the_stamp),
 	    cmocka_unit_test(short_frame_is_refused_and_left_alone),
 	    cmocka_unit_test(detector_finds_stamp_at_any_offset),
 	    cmocka_unit_test(detector_finds_stamp_across_two_frames),

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <math.h>
 #include <stdlib.h>
 
 #include <cmocka.h>
@@ -47,7 +48,7 @@ static void percentiles_match_sorted_samples_within_a_bucket(void **state)
 	}
 	qsort(v, N, sizeof(v[0]), cmp);
 	for (size_t i = 0; i < sizeof(ps) / sizeof(ps[0]); i++) {
-		size_t rank = (size_t)((ps[i] / 100.0) * N + 0.999999);
+		size_t rank = (size_t)ceil(ps[i] / 100.0 * N);
 		uint64_t exact = v[rank - 1],
 			 got = mc_hist_percentile(h, ps[i]);
 
