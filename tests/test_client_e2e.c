@@ -753,6 +753,8 @@ static void load_of_200_for_10_s_through_gateway_loses_nothing(void **state)
 				       "100",
 				       "--jitter-cap-ms",
 				       "2000",
+				       "--out-queue",
+				       "7",
 				       NULL};
 	char url[100];
 	pid_t gw;
