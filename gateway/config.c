@@ -1,0 +1,508 @@
+#include "gateway/config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <limits.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/room.h"
+
+typedef enum opt_type {
+	OPT_UINT,
+	OPT_DOUBLE,
+	OPT_STR,
+	OPT_BOOL,
+	OPT_LEVEL,
+	OPT_NORM,
+} opt_type_t;
+
+/* One setting: its flag, its environment variable, where it lives. */
+typedef struct opt {
+	const char *flag;
+	const char *env;
+	opt_type_t type;
+	size_t off;
+	size_t size; /* OPT_STR: buffer size */
+	double min, max;
+	const char *arg;
+	const char *help;
+} opt_t;
+
+#define OFF(f) offsetof(gw_config_t, f)
+
+static const opt_t opts[] = {
+    {"port", "CHORUS_PORT", OPT_UINT, OFF(port), 0, 1, 65535, "N",
+     "TCP port to listen on"},
+    {"bind", "CHORUS_BIND", OPT_STR, OFF(bind), 64, 0, 0, "ADDR",
+     "IPv4 address to listen on"},
+    {"workers", "CHORUS_WORKERS", OPT_UINT, OFF(workers), 0, 0, 256, "N",
+     "worker threads, each with its own lws context (0 = one per core)"},
+    {"max-connections", "CHORUS_MAX_CONNECTIONS", OPT_UINT,
+     OFF(max_connections), 0, 1, 1000000, "N", "maximum WebSocket connections"},
+    {"max-rooms", "CHORUS_MAX_ROOMS", OPT_UINT, OFF(max_rooms), 0, 1, 1000000,
+     "N", "maximum rooms"},
+    {"max-per-room", "CHORUS_MAX_PER_ROOM", OPT_UINT, OFF(max_per_room), 0, 1,
+     100000, "N", "maximum participants per room"},
+    {"auto-create", "CHORUS_AUTO_CREATE", OPT_BOOL, OFF(auto_create), 0, 0, 0,
+     NULL,
+     "create rooms on first join (--no-auto-create: only the "
+     "config file's rooms)"},
+    {"config", "CHORUS_CONFIG", OPT_STR, OFF(config_file), 512, 0, 0, "FILE",
+     "JSON file that predefines rooms"},
+    {"log-level", "CHORUS_LOG_LEVEL", OPT_LEVEL, OFF(log_level), 0, 0, 0, "L",
+     "error, warn, info or debug"},
+    {"start-timeout-ms", "CHORUS_START_TIMEOUT_MS", OPT_UINT,
+     OFF(start_timeout_ms), 0, 1, 3600000, "MS",
+     "close with 4008 when no start arrives in time"},
+    {"max-frame", "CHORUS_MAX_FRAME", OPT_UINT, OFF(max_frame), 0, 1024,
+     16777216, "BYTES", "largest WebSocket message, else 1009"},
+    {"bad-frames", "CHORUS_BAD_FRAMES", OPT_UINT, OFF(bad_frames_max), 0, 1,
+     1000000, "N", "bad media frames in a row that end a call"},
+    {"out-queue", "CHORUS_OUT_QUEUE", OPT_UINT, OFF(out_queue), 0, 1, 7, "N",
+     "frames queued per listener before the oldest is dropped"},
+    {"sndbuf", "CHORUS_SNDBUF", OPT_UINT, OFF(sndbuf), 0, 0, 67108864, "BYTES",
+     "socket send buffer per call, bounding audio queued in the "
+     "kernel for a slow reader (0 = kernel default)"},
+    {"window-ms", "CHORUS_WINDOW_MS", OPT_UINT, OFF(mix.window_ms), 0, 0, 10000,
+     "MS", "mixer alignment window"},
+    {"jitter-target-ms", "CHORUS_JITTER_TARGET_MS", OPT_UINT,
+     OFF(mix.jitter_target_ms), 0, 0, 10000, "MS",
+     "jitter buffer target delay"},
+    {"jitter-cap-ms", "CHORUS_JITTER_CAP_MS", OPT_UINT, OFF(mix.jitter_cap_ms),
+     0, 0, 60000, "MS", "jitter buffer hard cap"},
+    {"gate-threshold-dbfs", "CHORUS_GATE_THRESHOLD_DBFS", OPT_DOUBLE,
+     OFF(mix.gate_threshold_dbfs), 0, -120, 0, "DB",
+     "silence gate threshold, frame RMS in dBFS"},
+    {"gate-attack-frames", "CHORUS_GATE_ATTACK_FRAMES", OPT_UINT,
+     OFF(mix.gate_attack_frames), 0, 0, 1000, "N",
+     "loud frames before a participant counts as talking"},
+    {"gate-hangover-ms", "CHORUS_GATE_HANGOVER_MS", OPT_UINT,
+     OFF(mix.gate_hangover_ms), 0, 0, 60000, "MS",
+     "quiet time before a talker stops talking"},
+    {"norm", "CHORUS_NORM", OPT_NORM, OFF(mix.norm), 0, 0, 0, "MODE",
+     "normalization: limiter, average or clip"},
+    {"echo", "CHORUS_ECHO", OPT_BOOL, OFF(mix.echo), 0, 0, 0, NULL,
+     "a participant alone in a room hears itself"},
+};
+
+#define N_OPTS (sizeof(opts) / sizeof(*opts))
+
+void gw_config_default(gw_config_t *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->port = 8080;
+	strcpy(c->bind, "0.0.0.0");
+	c->workers = 0;
+	c->max_connections = 1000;
+	c->max_rooms = 200;
+	c->max_per_room = 16;
+	c->auto_create = true;
+	c->log_level = GW_LOG_INFO;
+	c->start_timeout_ms = 5000;
+	c->max_frame = 65536;
+	c->bad_frames_max = 50;
+	c->out_queue = 4;
+	c->sndbuf = 65536;
+	mix_settings_default(&c->mix);
+}
+
+static int parse_bool(const char *s, bool *out)
+{
+	if (!strcmp(s, "1") || !strcasecmp(s, "true") || !strcasecmp(s, "on") ||
+	    !strcasecmp(s, "yes")) {
+		*out = true;
+		return 0;
+	}
+	if (!strcmp(s, "0") || !strcasecmp(s, "false") ||
+	    !strcasecmp(s, "off") || !strcasecmp(s, "no")) {
+		*out = false;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* Sets one option from text. Returns 0 or -EINVAL. */
+static int set_opt(gw_config_t *c, const opt_t *o, const char *val)
+{
+	char *base = (char *)c + o->off;
+	char *end;
+
+	switch (o->type) {
+	case OPT_UINT: {
+		unsigned long v;
+
+		errno = 0;
+		v = strtoul(val, &end, 10);
+		if (errno || end == val || *end || val[0] == '-' ||
+		    v < o->min || v > o->max)
+			return -EINVAL;
+		*(unsigned *)(void *)base = (unsigned)v;
+		return 0;
+	}
+	case OPT_DOUBLE: {
+		double v;
+
+		errno = 0;
+		v = strtod(val, &end);
+		if (errno || end == val || *end || !isfinite(v) || v < o->min ||
+		    v > o->max)
+			return -EINVAL;
+		*(double *)(void *)base = v;
+		return 0;
+	}
+	case OPT_STR:
+		if (strlen(val) >= o->size)
+			return -EINVAL;
+		strcpy(base, val);
+		return 0;
+	case OPT_BOOL:
+		return parse_bool(val, (bool *)(void *)base);
+	case OPT_LEVEL:
+		return gw_log_level_parse(val, (gw_log_level_t *)(void *)base);
+	case OPT_NORM:
+		return mix_norm_parse(val, (mix_norm_t *)(void *)base);
+	}
+	return -EINVAL;
+}
+
+int gw_config_from_env(gw_config_t *c, char *err)
+{
+	for (size_t i = 0; i < N_OPTS; i++) {
+		const char *v = getenv(opts[i].env);
+
+		if (!v)
+			continue;
+		if (set_opt(c, &opts[i], v) < 0) {
+			snprintf(err, GW_ERR_LEN, "bad value for %s: '%s'",
+				 opts[i].env, v);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* Writes o's value in c as text. */
+static void opt_value(const gw_config_t *c, const opt_t *o, char *buf,
+		      size_t cap)
+{
+	const char *base = (const char *)c + o->off;
+
+	switch (o->type) {
+	case OPT_UINT:
+		snprintf(buf, cap, "%u", *(const unsigned *)(const void *)base);
+		break;
+	case OPT_DOUBLE:
+		snprintf(buf, cap, "%g", *(const double *)(const void *)base);
+		break;
+	case OPT_STR:
+		snprintf(buf, cap, "%s", *base ? base : "none");
+		break;
+	case OPT_BOOL:
+		snprintf(buf, cap, "%s",
+			 *(const bool *)(const void *)base ? "on" : "off");
+		break;
+	case OPT_LEVEL:
+		snprintf(buf, cap, "%s",
+			 gw_log_level_name(
+			     *(const gw_log_level_t *)(const void *)base));
+		break;
+	case OPT_NORM:
+		snprintf(
+		    buf, cap, "%s",
+		    mix_norm_name(*(const mix_norm_t *)(const void *)base));
+		break;
+	}
+}
+
+void gw_config_usage(FILE *f)
+{
+	gw_config_t d;
+
+	gw_config_default(&d);
+	fprintf(f, "usage: chorus-gateway [options]\n\n"
+		   "Chorus conference gateway: Twilio Media Streams over "
+		   "WebSocket on ws://BIND:PORT/rooms/<room>.\n"
+		   "Each option can also be set by the environment variable "
+		   "shown; flags win.\n\n");
+	for (size_t i = 0; i < N_OPTS; i++) {
+		char left[64], def[64];
+
+		if (opts[i].type == OPT_BOOL)
+			snprintf(left, sizeof(left), "--[no-]%s", opts[i].flag);
+		else
+			snprintf(left, sizeof(left), "--%s %s", opts[i].flag,
+				 opts[i].arg);
+		opt_value(&d, &opts[i], def, sizeof(def));
+		fprintf(f, "  %-26s %s\n  %-26s   %s, default %s\n", left,
+			opts[i].help, "", opts[i].env, def);
+	}
+	fprintf(f, "  %-26s %s\n", "-h, --help", "this text");
+}
+
+int gw_config_from_args(gw_config_t *c, int argc, char **argv, char *err)
+{
+	/* Each option, and a --no- twin for booleans; val is the index. */
+	struct option lo[2 * N_OPTS + 2];
+	char noname[N_OPTS][48];
+	size_t n = 0;
+	int ch;
+
+	for (size_t i = 0; i < N_OPTS; i++) {
+		lo[n++] = (struct option){
+		    opts[i].flag,
+		    opts[i].type == OPT_BOOL ? no_argument : required_argument,
+		    NULL, (int)(1000 + i)};
+		if (opts[i].type == OPT_BOOL) {
+			snprintf(noname[i], sizeof(noname[i]), "no-%s",
+				 opts[i].flag);
+			lo[n++] = (struct option){noname[i], no_argument, NULL,
+						  (int)(2000 + i)};
+		}
+	}
+	lo[n++] = (struct option){"help", no_argument, NULL, 'h'};
+	lo[n] = (struct option){0};
+
+	optind = 1;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		if (ch == 'h') {
+			gw_config_usage(stdout);
+			return 1;
+		}
+		if (ch >= 2000 && ch < 2000 + (int)N_OPTS) {
+			*(bool *)(void *)((char *)c + opts[ch - 2000].off) =
+			    false;
+			continue;
+		}
+		if (ch >= 1000 && ch < 1000 + (int)N_OPTS) {
+			const opt_t *o = &opts[ch - 1000];
+
+			if (o->type == OPT_BOOL) {
+				*(bool *)(void *)((char *)c + o->off) = true;
+				continue;
+			}
+			if (set_opt(c, o, optarg) < 0) {
+				snprintf(err, GW_ERR_LEN,
+					 "bad value for --%s: '%s'", o->flag,
+					 optarg);
+				return -EINVAL;
+			}
+			continue;
+		}
+		snprintf(err, GW_ERR_LEN, "unknown or incomplete option '%s'",
+			 argv[optind - 1]);
+		return -EINVAL;
+	}
+	if (optind < argc) {
+		snprintf(err, GW_ERR_LEN, "unexpected argument '%s'",
+			 argv[optind]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Reads a room's "mixer" object over the server's settings. */
+static int room_mixer(json_t *jm, mix_settings_t *m, const char *room,
+		      char *err)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+	} uints[] = {
+	    {"window_ms", offsetof(mix_settings_t, window_ms)},
+	    {"jitter_target_ms", offsetof(mix_settings_t, jitter_target_ms)},
+	    {"jitter_cap_ms", offsetof(mix_settings_t, jitter_cap_ms)},
+	    {"gate_attack_frames",
+	     offsetof(mix_settings_t, gate_attack_frames)},
+	    {"gate_hangover_ms", offsetof(mix_settings_t, gate_hangover_ms)},
+	};
+	const char *key;
+	json_t *v;
+
+	if (!json_is_object(jm)) {
+		snprintf(err, GW_ERR_LEN,
+			 "room %s: \"mixer\" must be an "
+			 "object",
+			 room);
+		return -EINVAL;
+	}
+	json_object_foreach(jm, key, v)
+	{
+		size_t i;
+
+		for (i = 0; i < sizeof(uints) / sizeof(*uints); i++) {
+			if (strcmp(key, uints[i].key))
+				continue;
+			if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+			    json_integer_value(v) > 60000)
+				goto bad;
+			*(unsigned *)(void *)((char *)m + uints[i].off) =
+			    (unsigned)json_integer_value(v);
+			break;
+		}
+		if (i < sizeof(uints) / sizeof(*uints))
+			continue;
+		if (!strcmp(key, "gate_threshold_dbfs")) {
+			if (!json_is_number(v))
+				goto bad;
+			m->gate_threshold_dbfs = json_number_value(v);
+		} else if (!strcmp(key, "norm")) {
+			if (!json_is_string(v) ||
+			    mix_norm_parse(json_string_value(v), &m->norm) < 0)
+				goto bad;
+		} else if (!strcmp(key, "echo")) {
+			if (!json_is_boolean(v))
+				goto bad;
+			m->echo = json_is_true(v);
+		} else {
+			snprintf(err, GW_ERR_LEN,
+				 "room %s: unknown mixer "
+				 "setting \"%s\"",
+				 room, key);
+			return -EINVAL;
+		}
+	}
+	if (mix_settings_validate(m) < 0) {
+		snprintf(err, GW_ERR_LEN, "room %s: invalid mixer settings",
+			 room);
+		return -EINVAL;
+	}
+	return 0;
+bad:
+	snprintf(err, GW_ERR_LEN, "room %s: bad value for mixer \"%s\"", room,
+		 key);
+	return -EINVAL;
+}
+
+static int load_room(gw_config_t *c, json_t *jr, gw_room_conf_t *r, char *err)
+{
+	json_t *name = json_object_get(jr, "name");
+	json_t *pw = json_object_get(jr, "password");
+	json_t *max = json_object_get(jr, "max_participants");
+	json_t *mixer = json_object_get(jr, "mixer");
+	const char *key;
+	json_t *v;
+
+	memset(r, 0, sizeof(*r));
+	if (!json_is_object(jr) || !json_is_string(name) ||
+	    !gw_room_name_valid(json_string_value(name),
+				json_string_length(name))) {
+		snprintf(err, GW_ERR_LEN,
+			 "each room needs a \"name\" of 1-64 "
+			 "characters [A-Za-z0-9._-]");
+		return -EINVAL;
+	}
+	strcpy(r->name, json_string_value(name));
+	json_object_foreach(jr, key, v)
+	{
+		if (strcmp(key, "name") && strcmp(key, "password") &&
+		    strcmp(key, "max_participants") && strcmp(key, "mixer")) {
+			snprintf(err, GW_ERR_LEN, "room %s: unknown key \"%s\"",
+				 r->name, key);
+			return -EINVAL;
+		}
+	}
+	if (pw) {
+		if (!json_is_string(pw) ||
+		    json_string_length(pw) > GW_PASSWORD_MAX) {
+			snprintf(err, GW_ERR_LEN,
+				 "room %s: \"password\" must "
+				 "be a string of at most %d bytes",
+				 r->name, GW_PASSWORD_MAX);
+			return -EINVAL;
+		}
+		strcpy(r->password, json_string_value(pw));
+	}
+	if (max) {
+		if (!json_is_integer(max) || json_integer_value(max) < 1 ||
+		    json_integer_value(max) > 100000) {
+			snprintf(err, GW_ERR_LEN,
+				 "room %s: \"max_participants"
+				 "\" must be a positive integer",
+				 r->name);
+			return -EINVAL;
+		}
+		r->max_participants = (unsigned)json_integer_value(max);
+	}
+	r->mix = c->mix;
+	if (mixer)
+		return room_mixer(mixer, &r->mix, r->name, err);
+	return 0;
+}
+
+int gw_config_load_file(gw_config_t *c, const char *path, char *err)
+{
+	json_error_t je;
+	json_t *root, *rooms;
+	size_t n;
+	int ret = 0;
+
+	root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+	if (!root) {
+		snprintf(err, GW_ERR_LEN, "%s:%d: %s", path, je.line, je.text);
+		return -EINVAL;
+	}
+	rooms = json_object_get(root, "rooms");
+	if (!json_is_object(root) || (rooms && !json_is_array(rooms)) ||
+	    json_object_size(root) != (rooms ? 1u : 0u)) {
+		snprintf(err, GW_ERR_LEN, "%s: expected {\"rooms\": [...]}",
+			 path);
+		json_decref(root);
+		return -EINVAL;
+	}
+	n = json_array_size(rooms);
+	free(c->rooms);
+	c->rooms = n ? calloc(n, sizeof(*c->rooms)) : NULL;
+	c->n_rooms = 0;
+	if (n && !c->rooms) {
+		json_decref(root);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n && !ret; i++) {
+		gw_room_conf_t *r = &c->rooms[i];
+
+		ret = load_room(c, json_array_get(rooms, i), r, err);
+		for (size_t j = 0; j < i && !ret; j++) {
+			if (!strcmp(c->rooms[j].name, r->name)) {
+				snprintf(err, GW_ERR_LEN,
+					 "room %s defined "
+					 "twice",
+					 r->name);
+				ret = -EINVAL;
+			}
+		}
+		if (!ret)
+			c->n_rooms++;
+	}
+	json_decref(root);
+	return ret;
+}
+
+int gw_config_validate(const gw_config_t *c, char *err)
+{
+	if (mix_settings_validate(&c->mix) < 0) {
+		snprintf(err, GW_ERR_LEN,
+			 "invalid mixer settings (is the "
+			 "jitter cap below the target?)");
+		return -EINVAL;
+	}
+	if (c->n_rooms > c->max_rooms) {
+		snprintf(err, GW_ERR_LEN,
+			 "the config file defines %u rooms, "
+			 "more than --max-rooms %u",
+			 c->n_rooms, c->max_rooms);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void gw_config_free(gw_config_t *c)
+{
+	free(c->rooms);
+	c->rooms = NULL;
+	c->n_rooms = 0;
+}

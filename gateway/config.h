@@ -1,0 +1,82 @@
+/*
+ * config.h - the gateway's settings: defaults, CHORUS_* environment
+ * variables, command-line flags, and the JSON config file that predefines
+ * rooms.
+ *
+ * Precedence, lowest first: built-in defaults, environment, flags; the config
+ * file (named by --config or CHORUS_CONFIG) only adds rooms, each starting
+ * from the server-wide mixer settings. This module parses and validates; it
+ * does not log (errors come back as text in a caller's buffer) and starts
+ * nothing.
+ */
+#ifndef CHORUS_GW_CONFIG_H
+#define CHORUS_GW_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "gateway/log.h"
+#include "mixer/mixer.h"
+
+#define GW_ROOM_NAME_MAX 64
+#define GW_PASSWORD_MAX	 128
+#define GW_ERR_LEN	 256
+
+/* A room an administrator defined in the config file. */
+typedef struct gw_room_conf {
+	char name[GW_ROOM_NAME_MAX + 1];
+	char password[GW_PASSWORD_MAX + 1]; /* "" = none */
+	unsigned max_participants;	    /* 0 = the server's limit */
+	mix_settings_t mix;
+} gw_room_conf_t;
+
+typedef struct gw_config {
+	unsigned port;		   /* 8080 */
+	char bind[64];		   /* "0.0.0.0" */
+	unsigned workers;	   /* 0 = one per online core */
+	unsigned max_connections;  /* 1000 */
+	unsigned max_rooms;	   /* 200 */
+	unsigned max_per_room;	   /* 16 */
+	bool auto_create;	   /* true */
+	char config_file[512];	   /* "" = none */
+	gw_log_level_t log_level;  /* info */
+	unsigned start_timeout_ms; /* 5000 */
+	unsigned max_frame;	   /* 65536 bytes */
+	unsigned bad_frames_max;   /* 50 bad media frames in a row */
+	unsigned out_queue;	   /* 4 frames queued per listener */
+	unsigned sndbuf;	   /* SO_SNDBUF of calls; 65536, 0 = kernel's */
+	mix_settings_t mix;	   /* the mixer's defaults */
+	gw_room_conf_t *rooms;	   /* from the config file; owned */
+	unsigned n_rooms;
+} gw_config_t;
+
+/* Fills in every default. */
+void gw_config_default(gw_config_t *c);
+
+/*
+ * Applies the CHORUS_* variables that are set. Returns 0, or -EINVAL with a
+ * message in err (GW_ERR_LEN bytes) naming the variable.
+ */
+int gw_config_from_env(gw_config_t *c, char *err);
+
+/*
+ * Applies command-line flags. Returns 0, 1 when --help was given (usage
+ * printed to stdout; the caller exits 0), or -EINVAL with a message in err.
+ */
+int gw_config_from_args(gw_config_t *c, int argc, char **argv, char *err);
+
+/*
+ * Loads rooms from the JSON file at path (format in README.md). Returns 0,
+ * or -EINVAL / -ENOENT with a message in err. The rooms are owned by c.
+ */
+int gw_config_load_file(gw_config_t *c, const char *path, char *err);
+
+/* Checks the combination of settings. Returns 0 or -EINVAL with err. */
+int gw_config_validate(const gw_config_t *c, char *err);
+
+void gw_config_usage(FILE *f);
+/* Frees what c owns (the rooms); c itself is the caller's. */
+void gw_config_free(gw_config_t *c);
+
+#endif /* CHORUS_GW_CONFIG_H */

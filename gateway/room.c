@@ -1,0 +1,335 @@
+#include "gateway/room.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct gw_registry {
+	pthread_mutex_t lock;
+	gw_room_t *rooms;     /* linked: findable by name */
+	gw_room_t *graveyard; /* emptied, waiting for their clock to free
+				 them (or for shutdown) */
+	unsigned n_rooms;
+	unsigned n_active; /* clocks running */
+	unsigned max_rooms;
+	unsigned max_per_room;
+	bool auto_create;
+	mix_settings_t mix;
+	unsigned n_workers;
+	unsigned *clocks; /* clocks per worker */
+};
+
+bool gw_room_name_valid(const char *s, size_t len)
+{
+	if (len < 1 || len > GW_ROOM_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char ch = s[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
+		      ch == '-'))
+			return false;
+	}
+	return true;
+}
+
+bool gw_password_equal(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	size_t n = la > lb ? la : lb;
+	unsigned diff = la != lb;
+
+	/* Reads every byte of both up to the longer length (past a shorter
+	 * one's end it compares against its NUL), so the time does not say
+	 * where the first difference is. */
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ca = i < la ? (unsigned char)a[i] : 0;
+		unsigned char cb = i < lb ? (unsigned char)b[i] : 0;
+
+		diff |= ca ^ cb;
+	}
+	return diff == 0;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int gw_room_from_path(const char *path, char *out)
+{
+	static const char prefix[] = "/rooms/";
+	size_t n = 0;
+	const char *s;
+
+	if (!strcmp(path, "/") || !path[0])
+		return 0;
+	if (strncmp(path, prefix, sizeof(prefix) - 1))
+		return -EINVAL;
+	for (s = path + sizeof(prefix) - 1; *s; s++) {
+		char ch = *s;
+
+		if (ch == '/')
+			break; /* what follows the room is the caller's */
+		if (ch == '%') {
+			int hi = hexval(s[1]), lo = hi < 0 ? -1 : hexval(s[2]);
+
+			if (lo < 0)
+				return -EINVAL;
+			ch = (char)(hi * 16 + lo);
+			s += 2;
+		}
+		if (n >= GW_ROOM_NAME_MAX)
+			return -EINVAL;
+		out[n++] = ch;
+	}
+	out[n] = '\0';
+	return gw_room_name_valid(out, n) ? 1 : -EINVAL;
+}
+
+static gw_room_t *room_new(const char *name, const char *password, unsigned max,
+			   const mix_settings_t *mix, bool admin)
+{
+	gw_room_t *room = calloc(1, sizeof(*room));
+
+	if (!room)
+		return NULL;
+	strcpy(room->name, name);
+	strcpy(room->password, password ? password : "");
+	room->admin = admin;
+	room->max_participants = max;
+	room->seats = calloc(max, sizeof(*room->seats));
+	room->mix = mix_room_new(mix);
+	if (room->mix)
+		room->period_ns =
+		    (uint64_t)mix_room_settings(room->mix)->frame_ms * 1000000;
+	if (!room->seats || !room->mix ||
+	    pthread_mutex_init(&room->lock, NULL)) {
+		if (room->mix)
+			mix_room_free(room->mix);
+		free(room->seats);
+		free(room);
+		return NULL;
+	}
+	return room;
+}
+
+static void room_free(gw_room_t *room)
+{
+	mix_room_free(room->mix);
+	pthread_mutex_destroy(&room->lock);
+	free(room->seats);
+	free(room);
+}
+
+gw_registry_t *gw_registry_new(const gw_config_t *c, unsigned n_workers)
+{
+	gw_registry_t *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->clocks = calloc(n_workers ? n_workers : 1, sizeof(*r->clocks));
+	if (!r->clocks || pthread_mutex_init(&r->lock, NULL)) {
+		free(r->clocks);
+		free(r);
+		return NULL;
+	}
+	r->max_rooms = c->max_rooms;
+	r->max_per_room = c->max_per_room;
+	r->auto_create = c->auto_create;
+	r->mix = c->mix;
+	r->n_workers = n_workers ? n_workers : 1;
+	for (unsigned i = 0; i < c->n_rooms; i++) {
+		const gw_room_conf_t *rc = &c->rooms[i];
+		gw_room_t *room =
+		    room_new(rc->name, rc->password,
+			     rc->max_participants ? rc->max_participants
+						  : c->max_per_room,
+			     &rc->mix, true);
+
+		if (!room) {
+			gw_registry_free(r);
+			return NULL;
+		}
+		room->next = r->rooms;
+		r->rooms = room;
+		r->n_rooms++;
+	}
+	return r;
+}
+
+void gw_registry_free(gw_registry_t *r)
+{
+	gw_room_t *lists[2], *room, *next;
+
+	if (!r)
+		return;
+	lists[0] = r->rooms;
+	lists[1] = r->graveyard;
+	for (int i = 0; i < 2; i++) {
+		for (room = lists[i]; room; room = next) {
+			next = room->next;
+			room_free(room);
+		}
+	}
+	pthread_mutex_destroy(&r->lock);
+	free(r->clocks);
+	free(r);
+}
+
+static gw_room_t *find(gw_registry_t *r, const char *name)
+{
+	for (gw_room_t *room = r->rooms; room; room = room->next) {
+		if (!strcmp(room->name, name))
+			return room;
+	}
+	return NULL;
+}
+
+/* Registry lock held. */
+static int admit(gw_registry_t *r, const char *name, const char *password,
+		 gw_member_t *m)
+{
+	gw_room_t *room = find(r, name);
+	unsigned seat;
+
+	if (!room) {
+		if (!r->auto_create)
+			return -ENOENT;
+		if (r->n_rooms >= r->max_rooms)
+			return -EMLINK;
+		room =
+		    room_new(name, password, r->max_per_room, &r->mix, false);
+		if (!room)
+			return -ENOMEM;
+		room->next = r->rooms;
+		r->rooms = room;
+		r->n_rooms++;
+		m->created = true;
+	} else if (room->password[0] &&
+		   !gw_password_equal(room->password,
+				      password ? password : "")) {
+		return -EACCES;
+	}
+	for (seat = 0; seat < room->max_participants; seat++) {
+		if (!room->seats[seat])
+			break;
+	}
+	if (seat == room->max_participants)
+		return -EUSERS; /* (never for a room just created: max >= 1) */
+	room->seats[seat] = true;
+	m->room = room;
+	m->seat = seat + 1;
+	atomic_fetch_add(&room->members, 1);
+	if (!room->timer_active) {
+		unsigned best = 0;
+
+		for (unsigned w = 1; w < r->n_workers; w++) {
+			if (r->clocks[w] < r->clocks[best])
+				best = w;
+		}
+		room->owner = best;
+		room->timer_active = true;
+		r->clocks[best]++;
+		r->n_active++;
+		m->start_timer = true;
+	}
+	return 0;
+}
+
+int gw_registry_join(gw_registry_t *r, const char *name, const char *password,
+		     void *user, gw_member_t *m)
+{
+	int ret;
+
+	memset(m, 0, sizeof(*m));
+	pthread_mutex_lock(&r->lock);
+	ret = admit(r, name, password, m);
+	if (ret == 0) {
+		/* Mixer control calls never overlap the room's tick. */
+		pthread_mutex_lock(&m->room->lock);
+		m->p = mix_participant_new(m->room->mix, user);
+		ret = m->p ? mix_room_add(m->room->mix, m->p) : -ENOMEM;
+		pthread_mutex_unlock(&m->room->lock);
+		if (ret < 0) {
+			/* Undo the seat; the clock, if it was started for
+			 * this call, finds the room empty and stops. */
+			mix_participant_free(m->p);
+			m->p = NULL;
+			pthread_mutex_unlock(&r->lock);
+			gw_registry_leave(r, m);
+			memset(m, 0, sizeof(*m));
+			return -ENOMEM;
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+	return ret;
+}
+
+void gw_registry_leave(gw_registry_t *r, gw_member_t *m)
+{
+	gw_room_t *room = m->room;
+
+	if (!room)
+		return;
+	pthread_mutex_lock(&r->lock);
+	if (m->p) {
+		pthread_mutex_lock(&room->lock);
+		mix_room_remove(room->mix, m->p);
+		pthread_mutex_unlock(&room->lock);
+		mix_participant_free(m->p);
+	}
+	room->seats[m->seat - 1] = false;
+	if (atomic_fetch_sub(&room->members, 1) == 1 && !room->admin) {
+		gw_room_t **pp = &r->rooms;
+
+		while (*pp != room)
+			pp = &(*pp)->next;
+		*pp = room->next;
+		r->n_rooms--;
+		room->unlinked = true;
+		room->next = r->graveyard;
+		r->graveyard = room;
+	}
+	pthread_mutex_unlock(&r->lock);
+	m->room = NULL;
+	m->p = NULL;
+}
+
+bool gw_registry_clock_idle(gw_registry_t *r, gw_room_t *room)
+{
+	bool stop = false;
+
+	pthread_mutex_lock(&r->lock);
+	if (atomic_load(&room->members) == 0) {
+		stop = true;
+		room->timer_active = false;
+		r->clocks[room->owner]--;
+		r->n_active--;
+		if (room->unlinked) {
+			gw_room_t **pp = &r->graveyard;
+
+			while (*pp != room)
+				pp = &(*pp)->next;
+			*pp = room->next;
+			room_free(room);
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+	return stop;
+}
+
+void gw_registry_counts(gw_registry_t *r, unsigned *rooms, unsigned *active)
+{
+	pthread_mutex_lock(&r->lock);
+	*rooms = r->n_rooms;
+	*active = r->n_active;
+	pthread_mutex_unlock(&r->lock);
+}

@@ -1,0 +1,113 @@
+/*
+ * room.h - rooms and admission: the registry of rooms by name, passwords,
+ * seats and limits, and which worker ticks each room.
+ *
+ * The registry has one mutex, taken only when a call joins or leaves (and
+ * when an empty room's clock stops), never per frame. Each room has its own
+ * lock, held by its tick and by control calls on its mixer (add, remove,
+ * flags), as mixer.h requires. Rooms are created on first join when
+ * auto-creation is on (taking the creator's password, or none, until they
+ * empty) or come from the config file (kept when empty).
+ *
+ * A room's clock runs on one worker, chosen when the room's first
+ * participant arrives (the worker with the fewest running clocks); the
+ * registry only decides and records this - the server (server.c) runs the
+ * clock and frees an emptied room from its clock's thread. No I/O here;
+ * nothing logs.
+ */
+#ifndef CHORUS_GW_ROOM_H
+#define CHORUS_GW_ROOM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gateway/config.h"
+#include "mixer/mixer.h"
+
+typedef struct gw_room gw_room_t;
+
+struct gw_room {
+	char name[GW_ROOM_NAME_MAX + 1];
+	char password[GW_PASSWORD_MAX + 1]; /* "" = none */
+	bool admin;			    /* from the config file */
+	unsigned max_participants;
+	mix_room_t *mix;
+	uint64_t period_ns;   /* the mixer's frame: one tick */
+	pthread_mutex_t lock; /* the tick and mixer control calls */
+	atomic_uint members;
+	bool *seats; /* seats[i]: seat i + 1 is taken */
+
+	/* Under the registry lock. */
+	bool timer_active; /* the clock runs (or is about to) */
+	bool unlinked;	   /* emptied; its clock frees it */
+	unsigned owner;	   /* worker that ticks it */
+	gw_room_t *next;   /* registry list */
+
+	/* Owned by the owner worker's thread. */
+	uint64_t next_ns;	/* next tick's deadline, CLOCK_MONOTONIC */
+	uint64_t ticks_skipped; /* ticks skipped after falling far behind */
+	gw_room_t *start_next;	/* in the owner's start requests */
+	gw_room_t *clock_next;	/* in the owner's ticking rooms */
+};
+
+typedef struct gw_registry gw_registry_t;
+
+/* A call's place in a room, filled in by gw_registry_join(). */
+typedef struct gw_member {
+	gw_room_t *room;
+	unsigned seat; /* from 1 */
+	mix_participant_t *p;
+	bool created;	  /* this join created the room */
+	bool start_timer; /* the caller must start the room's clock on
+			     worker room->owner */
+} gw_member_t;
+
+/* 1-64 characters of [A-Za-z0-9._-]. */
+bool gw_room_name_valid(const char *s, size_t len);
+
+/* Compares passwords in time that depends only on their lengths' maximum,
+ * not on where they differ. */
+bool gw_password_equal(const char *a, const char *b);
+
+/*
+ * Finds the room in a request path: "/rooms/<name>" or any path under it
+ * ("/rooms/<name>/..."; the name URL-decoded) copies the name into out
+ * (GW_ROOM_NAME_MAX + 1 bytes) and returns 1; "/" returns 0 (the room comes
+ * from customParameters); anything else, or an invalid name, returns
+ * -EINVAL.
+ */
+int gw_room_from_path(const char *path, char *out);
+
+/* Creates the registry and the config file's rooms. NULL on failure. */
+gw_registry_t *gw_registry_new(const gw_config_t *c, unsigned n_workers);
+/* Frees every room. Call after the workers have stopped. */
+void gw_registry_free(gw_registry_t *r);
+
+/*
+ * Admits a call with user (the mixer's user pointer) to room name, given
+ * password (NULL when the call gave none). Returns 0 and fills *m, or
+ * -EACCES (wrong password), -ENOENT (no such room, auto-creation off),
+ * -EUSERS (the room is full), -EMLINK (too many rooms), -ENOMEM.
+ */
+int gw_registry_join(gw_registry_t *r, const char *name, const char *password,
+		     void *user, gw_member_t *m);
+
+/* Takes the call out of its room and frees its mixer participant; the room,
+ * once empty, is forgotten (auto-created) or kept (admin). */
+void gw_registry_leave(gw_registry_t *r, gw_member_t *m);
+
+/*
+ * Called from the room's clock when it finds the room empty. Returns true if
+ * the clock must stop (the room was freed when it was an emptied
+ * auto-created room: do not touch it again), false if a call joined
+ * meanwhile and the clock goes on.
+ */
+bool gw_registry_clock_idle(gw_registry_t *r, gw_room_t *room);
+
+/* Rooms now, and rooms whose clocks run, for stats. */
+void gw_registry_counts(gw_registry_t *r, unsigned *rooms, unsigned *active);
+
+#endif /* CHORUS_GW_ROOM_H */

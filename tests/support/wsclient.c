@@ -1,0 +1,420 @@
+#include "wsclient.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tsupport.h"
+
+int ws_client_rcvbuf;
+
+static int tcp_connect(uint16_t port, int timeout_ms)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons(port)};
+	struct pollfd pfd;
+	int fd, one = 1, err = 0;
+	socklen_t el = sizeof(err);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (ws_client_rcvbuf > 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &ws_client_rcvbuf,
+			   sizeof(ws_client_rcvbuf));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 &&
+	    errno != EINPROGRESS) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	pfd = (struct pollfd){fd, POLLOUT, 0};
+	if (poll(&pfd, 1, timeout_ms) != 1) {
+		close(fd);
+		return -ETIMEDOUT;
+	}
+	getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
+	if (err) {
+		close(fd);
+		return -err;
+	}
+	return fd;
+}
+
+/* Writes everything (the socket is non-blocking; waits up to 5 s). */
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			struct pollfd pfd = {fd, POLLOUT, 0};
+
+			if (poll(&pfd, 1, 5000) != 1)
+				return -ETIMEDOUT;
+			continue;
+		}
+		if (n <= 0)
+			return n < 0 ? -errno : -EPIPE;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Reads more bytes into rbuf before the deadline. 0, -ETIMEDOUT or
+ * -ECONNRESET. */
+static int fill(ws_client_t *c, uint64_t deadline)
+{
+	for (;;) {
+		uint64_t now = ts_now_ns();
+		struct pollfd pfd = {c->fd, POLLIN, 0};
+		ssize_t n;
+
+		if (now >= deadline && deadline)
+			return -ETIMEDOUT;
+		if (c->rcap - c->rlen < 65536) {
+			size_t cap = c->rcap ? c->rcap * 2 : 131072;
+			uint8_t *p = realloc(c->rbuf, cap);
+
+			if (!p)
+				return -ENOMEM;
+			c->rbuf = p;
+			c->rcap = cap;
+		}
+		n = recv(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen, 0);
+		if (n > 0) {
+			c->rlen += (size_t)n;
+			return 0;
+		}
+		if (n == 0)
+			return -ECONNRESET;
+		if (errno != EAGAIN && errno != EINTR)
+			return -ECONNRESET;
+		if (!deadline)
+			return -EAGAIN; /* ws_recv(c, 0): never wait */
+		if (poll(&pfd, 1, (int)((deadline - now) / 1000000 + 1)) < 0 &&
+		    errno != EINTR)
+			return -errno;
+	}
+}
+
+int ws_connect(ws_client_t *c, uint16_t port, const char *path, int timeout_ms)
+{
+	uint64_t deadline = ts_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	char req[1024];
+	char *end;
+	int n, r;
+
+	memset(c, 0, sizeof(*c));
+	c->close_code = 1005;
+	c->fd = tcp_connect(port, timeout_ms);
+	if (c->fd < 0)
+		return c->fd;
+	n = snprintf(req, sizeof(req),
+		     "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n"
+		     "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+		     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+		     "Sec-WebSocket-Version: 13\r\n\r\n",
+		     path, port);
+	r = write_all(c->fd, req, (size_t)n);
+	while (!r) {
+		if (c->rlen >= 4 &&
+		    (end = memmem(c->rbuf, c->rlen, "\r\n\r\n", 4))) {
+			size_t hl = (size_t)(end - (char *)c->rbuf) + 4;
+
+			if (sscanf((char *)c->rbuf, "HTTP/1.1 %d",
+				   &c->http_status) != 1)
+				c->http_status = 0;
+			memmove(c->rbuf, c->rbuf + hl, c->rlen - hl);
+			c->rlen -= hl;
+			return c->http_status == 101 ? 0 : -EPROTO;
+		}
+		r = fill(c, deadline);
+	}
+	close(c->fd);
+	c->fd = -1;
+	return r == -ECONNRESET ? -EPROTO : r;
+}
+
+int ws_send_frame(ws_client_t *c, int opcode, bool fin, const void *data,
+		  size_t len)
+{
+	uint8_t hdr[14];
+	uint8_t *frame;
+	size_t h = 0;
+	uint32_t key = (uint32_t)ts_rand();
+	int r;
+
+	hdr[h++] = (uint8_t)((fin ? 0x80 : 0) | (opcode & 0xf));
+	if (len < 126) {
+		hdr[h++] = (uint8_t)(0x80 | len);
+	} else if (len < 65536) {
+		hdr[h++] = 0x80 | 126;
+		hdr[h++] = (uint8_t)(len >> 8);
+		hdr[h++] = (uint8_t)len;
+	} else {
+		hdr[h++] = 0x80 | 127;
+		for (int i = 7; i >= 0; i--)
+			hdr[h++] = (uint8_t)((uint64_t)len >> (8 * i));
+	}
+	memcpy(hdr + h, &key, 4);
+	h += 4;
+	frame = malloc(h + len);
+	if (!frame)
+		return -ENOMEM;
+	memcpy(frame, hdr, h);
+	for (size_t i = 0; i < len; i++)
+		frame[h + i] = ((const uint8_t *)data)[i] ^ hdr[h - 4 + i % 4];
+	r = write_all(c->fd, frame, h + len);
+	free(frame);
+	return r;
+}
+
+int ws_send_text(ws_client_t *c, const char *text)
+{
+	return ws_send_frame(c, WS_OP_TEXT, true, text, strlen(text));
+}
+
+int ws_sendf(ws_client_t *c, const char *fmt, ...)
+{
+	char buf[8192];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0 || n >= (int)sizeof(buf))
+		return -ENOSPC;
+	return ws_send_frame(c, WS_OP_TEXT, true, buf, (size_t)n);
+}
+
+/* Parses one frame from rbuf if complete: 1 and fills the out arguments,
+ * 0 if more bytes are needed. */
+static int parse_frame(ws_client_t *c, int *op, bool *fin, size_t *off,
+		       size_t *len, size_t *total)
+{
+	uint8_t *b = c->rbuf;
+	size_t h = 2;
+	uint64_t n;
+
+	if (c->rlen < 2)
+		return 0;
+	*fin = b[0] & 0x80;
+	*op = b[0] & 0xf;
+	n = b[1] & 0x7f;
+	if (n == 126) {
+		if (c->rlen < 4)
+			return 0;
+		n = (uint64_t)b[2] << 8 | b[3];
+		h = 4;
+	} else if (n == 127) {
+		if (c->rlen < 10)
+			return 0;
+		n = 0;
+		for (int i = 0; i < 8; i++)
+			n = n << 8 | b[2 + i];
+		h = 10;
+	}
+	if (b[1] & 0x80)
+		h += 4; /* servers do not mask; tolerate it anyway */
+	if (c->rlen < h + n)
+		return 0;
+	*off = h;
+	*len = (size_t)n;
+	*total = h + (size_t)n;
+	return 1;
+}
+
+static int append_msg(ws_client_t *c, const uint8_t *p, size_t n)
+{
+	char *m = realloc(c->msg, c->msg_len + n + 1);
+
+	if (!m)
+		return -ENOMEM;
+	c->msg = m;
+	memcpy(c->msg + c->msg_len, p, n);
+	c->msg_len += n;
+	c->msg[c->msg_len] = '\0';
+	return 0;
+}
+
+int ws_recv(ws_client_t *c, int timeout_ms)
+{
+	uint64_t deadline =
+	    timeout_ms ? ts_now_ns() + (uint64_t)timeout_ms * 1000000ull : 0;
+	int msg_op = -1;
+
+	c->msg_len = 0;
+	if (c->fd < 0)
+		return -ECONNRESET;
+	for (;;) {
+		int op, r;
+		bool fin;
+		size_t off, len, total;
+
+		while (!parse_frame(c, &op, &fin, &off, &len, &total)) {
+			r = fill(c, deadline);
+			if (r < 0)
+				return r;
+		}
+		if (op == WS_OP_CLOSE) {
+			c->closed = true;
+			c->close_code = 1005;
+			c->close_reason[0] = '\0';
+			if (len >= 2) {
+				size_t rl = len - 2;
+
+				c->close_code =
+				    c->rbuf[off] << 8 | c->rbuf[off + 1];
+				if (rl >= sizeof(c->close_reason))
+					rl = sizeof(c->close_reason) - 1;
+				memcpy(c->close_reason, c->rbuf + off + 2, rl);
+				c->close_reason[rl] = '\0';
+			}
+		} else if (op == WS_OP_PING) {
+			ws_send_frame(c, WS_OP_PONG, true, c->rbuf + off, len);
+		} else if (op != WS_OP_PONG) {
+			if (op != WS_OP_CONT)
+				msg_op = op;
+			append_msg(c, c->rbuf + off, len);
+		}
+		memmove(c->rbuf, c->rbuf + total, c->rlen - total);
+		c->rlen -= total;
+		if (op == WS_OP_CLOSE)
+			return WS_OP_CLOSE;
+		if (fin && msg_op >= 0 && op != WS_OP_PING && op != WS_OP_PONG)
+			return msg_op;
+	}
+}
+
+int ws_wait_close(ws_client_t *c, int timeout_ms)
+{
+	uint64_t deadline = ts_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+
+	for (;;) {
+		uint64_t now = ts_now_ns();
+		int r;
+
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		r = ws_recv(c, (int)((deadline - now) / 1000000 + 1));
+		if (r == WS_OP_CLOSE)
+			return c->close_code;
+		if (r < 0)
+			return r;
+	}
+}
+
+void ws_close(ws_client_t *c, int code)
+{
+	uint8_t p[2] = {(uint8_t)(code >> 8), (uint8_t)code};
+
+	if (c->fd < 0)
+		return;
+	ws_send_frame(c, WS_OP_CLOSE, true, p, 2);
+	close(c->fd);
+	c->fd = -1;
+}
+
+void ws_close_keep(ws_client_t *c, int code)
+{
+	uint8_t p[2] = {(uint8_t)(code >> 8), (uint8_t)code};
+
+	if (c->fd >= 0)
+		ws_send_frame(c, WS_OP_CLOSE, true, p, 2);
+}
+
+void ws_abort(ws_client_t *c)
+{
+	struct linger l = {1, 0};
+
+	if (c->fd < 0)
+		return;
+	setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	close(c->fd);
+	c->fd = -1;
+}
+
+void ws_free(ws_client_t *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	free(c->rbuf);
+	free(c->msg);
+	c->rbuf = NULL;
+	c->msg = NULL;
+	c->rlen = c->rcap = c->msg_len = 0;
+}
+
+uint16_t ws_free_port(void)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t sl = sizeof(sa);
+	uint16_t port = 0;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0)
+		return 0;
+	if (!bind(fd, (struct sockaddr *)&sa, sizeof(sa)) &&
+	    !getsockname(fd, (struct sockaddr *)&sa, &sl))
+		port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+int ws_http_get(uint16_t port, const char *path, char *body, size_t cap,
+		int timeout_ms)
+{
+	uint64_t deadline = ts_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	ws_client_t c = {0};
+	char req[512];
+	int n, r, status = 0;
+	char *end;
+
+	c.fd = tcp_connect(port, timeout_ms);
+	if (c.fd < 0)
+		return c.fd;
+	n = snprintf(req, sizeof(req),
+		     "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+		     "Connection: close\r\n\r\n",
+		     path);
+	r = write_all(c.fd, req, (size_t)n);
+	/* Read to EOF (Connection: close) or deadline. */
+	while (!r)
+		r = fill(&c, deadline);
+	if (c.rlen && sscanf((char *)c.rbuf, "HTTP/1.1 %d", &status) == 1) {
+		if (body && cap) {
+			size_t bl = 0;
+
+			end = memmem(c.rbuf, c.rlen, "\r\n\r\n", 4);
+			if (end) {
+				size_t hl = (size_t)(end - (char *)c.rbuf) + 4;
+
+				bl = c.rlen - hl;
+				if (bl >= cap)
+					bl = cap - 1;
+				memcpy(body, c.rbuf + hl, bl);
+			}
+			body[bl] = '\0';
+		}
+	}
+	ws_free(&c);
+	return status ? status : (r < 0 ? r : -EPROTO);
+}
