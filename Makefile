@@ -27,7 +27,7 @@ CC       ?= cc
 OPT      ?= -O2
 CFLAGS   ?= $(OPT) -g
 WARN      = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
-PKGS      = libwebsockets jansson cmocka sndfile samplerate libuv
+PKGS      = libwebsockets jansson cmocka sndfile samplerate libuv libcrypto
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CPPFLAGS += -I. -I$(BUILD)/gen -D_GNU_SOURCE
@@ -59,6 +59,7 @@ libs := $(support_lib) $(client_lib) $(gateway_lib) $(mixer_lib) $(codec_lib)
 
 programs := $(if $(wildcard gateway/main.c),$(BUILD)/chorus-gateway) \
             $(if $(wildcard mock-client/main.c),$(BUILD)/chorus-client)
+echo_baseline := $(BUILD)/chorus-echo-baseline
 tests    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(test_src))
 # End-to-end tests start programs: they name a variable that hands them one
 # (CHORUS_GATEWAY, CHORUS_CLIENT, CHORUS_ECHO_BASELINE) or use gwtest.h, the
@@ -76,8 +77,8 @@ all: deps
 
 .PHONY: build-all build-tests build-benches
 build-all: $(programs) $(libs)
-build-tests: build-all $(tests)
-build-benches: build-all $(benches)
+build-tests: build-all $(echo_baseline) $(tests)
+build-benches: build-all $(echo_baseline) $(benches)
 
 # Every entry point checks the packages first; the check is a few dpkg
 # queries, and installs (as root) only what is missing.
@@ -123,6 +124,11 @@ $(BUILD)/chorus-gateway: $(call obj,gateway/main.c) $(libs)
 $(BUILD)/chorus-client: $(call obj,mock-client/main.c) $(libs)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
+# The bare epoll WebSocket echo server that `make bench` compares the gateway
+# with (and the mock client's end-to-end tests use as a stand-in server).
+$(echo_baseline): $(call obj,tests/tools/echo_baseline.c) $(codec_lib)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $^ $(shell pkg-config --libs libcrypto) -o $@
+
 $(BUILD)/tests/% $(BUILD)/bench/%: $(BUILD)/obj/tests/%.o $(libs)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
@@ -135,6 +141,7 @@ $(BUILD)/tests/% $(BUILD)/bench/%: $(BUILD)/obj/tests/%.o $(libs)
 export CHORUS_BUILD    = $(abspath $(BUILD))
 export CHORUS_GATEWAY  = $(abspath $(BUILD))/chorus-gateway
 export CHORUS_CLIENT   = $(abspath $(BUILD))/chorus-client
+export CHORUS_ECHO_BASELINE = $(abspath $(echo_baseline))
 export CHORUS_FIXTURES = $(abspath tests/fixtures)
 
 test: deps

@@ -1,0 +1,811 @@
+/*
+ * test_client_e2e.c - chorus-client end to end, as real processes over
+ * loopback: against the bare echo baseline (always built), and against the
+ * real gateway (skipped, and said so, while build/chorus-gateway does not
+ * exist). The WAVs are made here with libsndfile in different formats
+ * (8 kHz 16-bit, 16 kHz 24-bit, 44.1 kHz stereo float) so the client's
+ * downmix and resampling are on the path.
+ *
+ * Checks are on content, not timing: which tones a recording contains
+ * (Goertzel energy at each caller's frequency), exit statuses, close codes
+ * in the summary line, zero loss in the load generator's JSON. Every
+ * process is bounded by a timeout and killed if it overruns.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <sndfile.h>
+
+#include "codec/base64.h"
+#include "mock-client/ws.h"
+#include "tests/support/tsupport.h"
+
+static char dir[256];
+
+static const char *env_or(const char *name, const char *def)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : def;
+}
+
+static const char *client_bin(void)
+{
+	return env_or("CHORUS_CLIENT", "build/chorus-client");
+}
+
+static int executable(const char *path)
+{
+	return access(path, X_OK) == 0;
+}
+
+/* Writes seconds of a sine at hz to path, in the given format. */
+static void make_tone(const char *path, int rate, int channels, int format,
+		      double hz, double seconds)
+{
+	SF_INFO info = {.samplerate = rate,
+			.channels = channels,
+			.format = SF_FORMAT_WAV | format};
+	size_t n = (size_t)(rate * seconds);
+	float *buf = malloc(n * (size_t)channels * sizeof(float));
+	SNDFILE *f = sf_open(path, SFM_WRITE, &info);
+
+	assert_non_null(buf);
+	assert_non_null(f);
+	for (size_t i = 0; i < n; i++)
+		for (int c = 0; c < channels; c++)
+			buf[i * (size_t)channels + (size_t)c] =
+			    0.3f * (float)sin(2 * M_PI * hz * (double)i / rate);
+	assert_int_equal(sf_writef_float(f, buf, (sf_count_t)n), n);
+	sf_close(f);
+	free(buf);
+}
+
+/* Starts argv with stdout and stderr to out_path. Returns the pid. */
+static pid_t spawn(char *const argv[], const char *out_path)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Waits up to timeout_s for pid; kills it on overrun. Returns its exit
+ * status, or -1 if it had to be killed or died of a signal. */
+static int wait_for(pid_t pid, double timeout_s)
+{
+	uint64_t end = ts_now_ns() + (uint64_t)(timeout_s * 1e9);
+	int st;
+
+	while (ts_now_ns() < end) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+		usleep(20000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	return -1;
+}
+
+static void stop(pid_t pid)
+{
+	int st;
+
+	if (pid <= 0)
+		return;
+	kill(pid, SIGTERM);
+	if (wait_for(pid, 5) == -1)
+		(void)st;
+}
+
+static int free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t l = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	getsockname(fd, (struct sockaddr *)&a, &l);
+	port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+/* Waits until something accepts on port (up to 10 s). */
+static int wait_listening(int port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons((uint16_t)port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+
+	for (int i = 0; i < 500; i++) {
+		int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
+
+		ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+		close(fd);
+		if (ok)
+			return 0;
+		usleep(20000);
+	}
+	return -1;
+}
+
+static char *slurp(const char *path)
+{
+	static char buf[65536];
+	FILE *f = fopen(path, "r");
+	size_t n = 0;
+
+	buf[0] = '\0';
+	if (f) {
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+static void path_in(char *out, size_t cap, const char *name)
+{
+	snprintf(out, cap, "%s/%s", dir, name);
+}
+
+/* Reads a recording; checks it is 8 kHz mono. Returns samples (malloc). */
+static float *read_recording(const char *path, size_t *n)
+{
+	SF_INFO info = {0};
+	SNDFILE *f = sf_open(path, SFM_READ, &info);
+	float *buf;
+
+	assert_non_null(f);
+	assert_int_equal(info.samplerate, 8000);
+	assert_int_equal(info.channels, 1);
+	assert_int_equal(info.format, SF_FORMAT_WAV | SF_FORMAT_PCM_16);
+	buf = malloc(((size_t)info.frames + 1) * sizeof(float));
+	*n = (size_t)sf_readf_float(f, buf, info.frames);
+	sf_close(f);
+	return buf;
+}
+
+/* Relative power of hz in x (Goertzel), as a fraction of total power. */
+static double tone_share(const float *x, size_t n, double hz)
+{
+	double w = 2 * M_PI * hz / 8000, c = 2 * cos(w), s1 = 0, s2 = 0;
+	double total = 0, p;
+
+	for (size_t i = 0; i < n; i++) {
+		double s0 = x[i] + c * s1 - s2;
+
+		s2 = s1;
+		s1 = s0;
+		total += (double)x[i] * x[i];
+	}
+	p = s1 * s1 + s2 * s2 - c * s1 * s2;
+	return total > 0 ? p / (total * n / 2.0) : 0;
+}
+
+static int setup_dir(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/chorus-e2e-%d", (int)getpid());
+	mkdir(dir, 0755);
+	return 0;
+}
+
+static int teardown_dir(void **state)
+{
+	char cmd[300];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : 0;
+}
+
+/* --- against the echo baseline ----------------------------------------- */
+
+static pid_t start_echo(int *port)
+{
+	const char *bin =
+	    env_or("CHORUS_ECHO_BASELINE", "build/chorus-echo-baseline");
+	char p[16], log[300];
+	char *argv[] = {(char *)bin, "--port", p, NULL};
+	pid_t pid;
+
+	*port = free_port();
+	snprintf(p, sizeof(p), "%d", *port);
+	path_in(log, sizeof(log), "echo.log");
+	pid = spawn(argv, log);
+	assert_int_equal(wait_listening(*port), 0);
+	return pid;
+}
+
+static void caller_downmixes_resamples_and_records_its_echo(void **state)
+{
+	char wav[300], rec[300], out[300], url[100];
+	size_t n;
+	float *x;
+	int port;
+	pid_t echo = start_echo(&port);
+
+	(void)state;
+	path_in(wav, sizeof(wav), "stereo44k.wav");
+	path_in(rec, sizeof(rec), "echo-heard.wav");
+	path_in(out, sizeof(out), "echo-caller.out");
+	make_tone(wav, 44100, 2, SF_FORMAT_FLOAT, 440, 1.0);
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%d/rooms/demo", port);
+	{
+		char *argv[] = {
+		    (char *)client_bin(), url,	"--play", wav, "--record", rec,
+		    "--password",	  "pw", NULL};
+
+		assert_int_equal(wait_for(spawn(argv, out), 30), 0);
+	}
+	stop(echo);
+	/* 1 s of audio is 50 frames of 20 ms. */
+	assert_non_null(strstr(slurp(out), "sent 50 frames, received 50"));
+	x = read_recording(rec, &n);
+	assert_true(n >= 7600 && n <= 8000);
+	assert_true(tone_share(x + 800, n - 1600, 440) > 0.8);
+	assert_true(tone_share(x + 800, n - 1600, 700) < 0.05);
+	free(x);
+}
+
+static void odd_chunks_with_jitter_still_deliver_all_audio(void **state)
+{
+	char wav[300], rec[300], out[300], url[100];
+	size_t n;
+	float *x;
+	int port;
+	pid_t echo = start_echo(&port);
+
+	(void)state;
+	path_in(wav, sizeof(wav), "mono16k24.wav");
+	path_in(rec, sizeof(rec), "jitter-heard.wav");
+	path_in(out, sizeof(out), "jitter-caller.out");
+	make_tone(wav, 16000, 1, SF_FORMAT_PCM_24, 600, 1.0);
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%d/rooms/demo", port);
+	{
+		/* 33-byte frames (4.125 ms), each held back up to 15 ms. */
+		char *argv[] = {(char *)client_bin(),
+				url,
+				"--play",
+				wav,
+				"--record",
+				rec,
+				"--chunk",
+				"33",
+				"--jitter",
+				"15",
+				"--seed",
+				"7",
+				NULL};
+
+		assert_int_equal(wait_for(spawn(argv, out), 30), 0);
+	}
+	stop(echo);
+	/* 8000 samples in 33-byte frames: 243 frames, the last one padded. */
+	assert_non_null(strstr(slurp(out), "sent 243 frames, received 243"));
+	x = read_recording(rec, &n);
+	assert_true(n >= 7900 && n <= 8100);
+	assert_true(tone_share(x + 800, n - 1600, 600) > 0.8);
+	free(x);
+}
+
+static json_t *run_load(const char *url, const char *extra[], double timeout,
+			const char *name)
+{
+	char out[300], js[320];
+	char *argv[32];
+	int i = 0, rc;
+	json_t *j;
+
+	path_in(out, sizeof(out), name);
+	snprintf(js, sizeof(js), "%s.json", out);
+	argv[i++] = (char *)client_bin();
+	argv[i++] = "--load";
+	argv[i++] = "--json";
+	argv[i++] = js;
+	for (int k = 0; extra[k]; k++)
+		argv[i++] = (char *)extra[k];
+	argv[i++] = (char *)url;
+	argv[i] = NULL;
+	rc = wait_for(spawn(argv, out), timeout);
+	if (rc != 0)
+		print_message("load exit %d; output:\n%s\n", rc, slurp(out));
+	assert_int_equal(rc, 0);
+	j = json_load_file(js, 0, NULL);
+	assert_non_null(j);
+	print_message("%s\n", slurp(js));
+	return j;
+}
+
+static json_int_t jint(json_t *j, const char *k)
+{
+	return json_integer_value(json_object_get(j, k));
+}
+
+static void load_through_echo_baseline_loses_nothing(void **state)
+{
+	const char *extra[] = {
+	    "--participants", "40",   "--rooms", "10", "--duration", "3",
+	    "--expect",	      "echo", NULL};
+	char url[100];
+	int port;
+	pid_t echo = start_echo(&port);
+	json_t *j;
+
+	(void)state;
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%d/", port);
+	j = run_load(url, extra, 60, "echo-load");
+	stop(echo);
+	assert_int_equal(jint(j, "connected"), 40);
+	/* 10 marked talkers, 150 frames each, all echoed back. */
+	assert_int_equal(jint(j, "marked_in"), 1500);
+	assert_int_equal(jint(j, "missing"), 0);
+	assert_int_equal(jint(j, "frames_in"), jint(j, "frames_out"));
+	json_decref(j);
+}
+
+/* --- against a scripted server: mark and clear ------------------------- */
+
+/* A one-connection WebSocket server, blocking, just enough to script. */
+struct fake {
+	int fd;
+	uint8_t buf[1 << 16];
+	size_t len;
+};
+
+static int fake_accept(int lfd, struct fake *f)
+{
+	char req[4096] = "", key[64], acc[29], reply[256], *k;
+	size_t n = 0;
+	ssize_t r;
+
+	f->fd = accept(lfd, NULL, NULL);
+	f->len = 0;
+	if (f->fd < 0)
+		return -1;
+	while (!strstr(req, "\r\n\r\n") && n < sizeof(req) - 1) {
+		r = read(f->fd, req + n, sizeof(req) - 1 - n);
+		if (r <= 0)
+			return -1;
+		n += (size_t)r;
+		req[n] = '\0';
+	}
+	k = strcasestr(req, "Sec-WebSocket-Key:");
+	if (!k || sscanf(k + 18, " %63s", key) != 1 ||
+	    mc_ws_accept_for(key, acc))
+		return -1;
+	n = (size_t)snprintf(reply, sizeof(reply),
+			     "HTTP/1.1 101 Switching Protocols\r\n"
+			     "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+			     "Sec-WebSocket-Accept: %s\r\n\r\n",
+			     acc);
+	return write(f->fd, reply, n) == (ssize_t)n ? 0 : -1;
+}
+
+static int fake_send(struct fake *f, unsigned op, const char *msg, size_t n)
+{
+	uint8_t hdr[MC_WS_MAX_HEADER];
+	size_t h = mc_ws_header(hdr, op, n, NULL);
+
+	if (write(f->fd, hdr, h) != (ssize_t)h)
+		return -1;
+	return write(f->fd, msg, n) == (ssize_t)n ? 0 : -1;
+}
+
+/* Reads client messages until one contains both needles, or timeout_s. */
+static int fake_wait_for(struct fake *f, const char *a, const char *b,
+			 double timeout_s)
+{
+	uint64_t end = ts_now_ns() + (uint64_t)(timeout_s * 1e9);
+	mc_ws_frame_t fr;
+	ssize_t r;
+
+	while (ts_now_ns() < end) {
+		while (mc_ws_parse(f->buf, f->len, &fr) == 1) {
+			uint8_t *p = f->buf + fr.header_len;
+			size_t total = fr.header_len + (size_t)fr.len;
+			int hit;
+
+			mc_ws_mask(p, (size_t)fr.len, fr.mask);
+			hit = memmem(p, (size_t)fr.len, a, strlen(a)) &&
+			      memmem(p, (size_t)fr.len, b, strlen(b));
+			memmove(f->buf, f->buf + total, f->len - total);
+			f->len -= total;
+			if (hit)
+				return 0;
+		}
+		r = read(f->fd, f->buf + f->len, sizeof(f->buf) - f->len);
+		if (r <= 0)
+			return -1;
+		f->len += (size_t)r;
+	}
+	return -1;
+}
+
+/* Sends seconds of µ-law silence as one media message. */
+static int fake_media(struct fake *f, double seconds)
+{
+	static uint8_t ulaw[8000 * 6];
+	static char msg[sizeof(ulaw) * 2];
+	size_t n = (size_t)(seconds * 8000);
+	int len;
+
+	memset(ulaw, 0xFF, n);
+	len = snprintf(msg, sizeof(msg),
+		       "{\"event\":\"media\",\"streamSid\":\"MZx\","
+		       "\"media\":{\"payload\":\"");
+	len += (int)b64_encode(msg + len, sizeof(msg) - (size_t)len, ulaw, n);
+	len += snprintf(msg + len, sizeof(msg) - (size_t)len, "\"}}");
+	return fake_send(f, 1, msg, (size_t)len);
+}
+
+static int fake_script(int lfd)
+{
+	const char mark1[] = "{\"event\":\"mark\",\"streamSid\":\"MZx\","
+			     "\"mark\":{\"name\":\"after-audio\"}}";
+	const char mark2[] = "{\"event\":\"mark\",\"streamSid\":\"MZx\","
+			     "\"mark\":{\"name\":\"cleared\"}}";
+	const char clear[] = "{\"event\":\"clear\",\"streamSid\":\"MZx\"}";
+	static struct fake f;
+	uint64_t t0, dt;
+
+	if (fake_accept(lfd, &f) || fake_wait_for(&f, "\"start\"", "", 10))
+		return 10;
+	/* 1 s of audio, then a mark: it may only come back once played. */
+	t0 = ts_now_ns();
+	if (fake_media(&f, 1.0) || fake_send(&f, 1, mark1, strlen(mark1)))
+		return 11;
+	if (fake_wait_for(&f, "\"mark\"", "after-audio", 20))
+		return 12;
+	dt = ts_now_ns() - t0;
+	if (dt < 950000000ull)
+		return 13; /* echoed before its audio could have played */
+	/* 5 s of audio, a mark, then clear: the mark comes back at once,
+	 * long before the audio would have played out. */
+	if (fake_media(&f, 5.0) || fake_send(&f, 1, mark2, strlen(mark2)) ||
+	    fake_send(&f, 1, clear, strlen(clear)))
+		return 14;
+	t0 = ts_now_ns();
+	if (fake_wait_for(&f, "\"mark\"", "cleared", 20))
+		return 15;
+	if (ts_now_ns() - t0 > 4000000000ull)
+		return 16;
+	fake_send(&f, 8, "\x03\xe8", 2);
+	return 0;
+}
+
+static void marks_return_after_playback_and_at_once_on_clear(void **state)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t l = sizeof(a);
+	char out[300], url[100];
+	int lfd = socket(AF_INET, SOCK_STREAM, 0), st;
+	pid_t server, client;
+
+	(void)state;
+	assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(lfd, 4), 0);
+	getsockname(lfd, (struct sockaddr *)&a, &l);
+	server = fork();
+	assert_true(server >= 0);
+	if (server == 0)
+		_exit(fake_script(lfd));
+	close(lfd);
+	path_in(out, sizeof(out), "marks.out");
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%d/rooms/m",
+		 ntohs(a.sin_port));
+	{
+		char *argv[] = {(char *)client_bin(),
+				url,
+				"--duration",
+				"15",
+				"--quiet",
+				NULL};
+
+		client = spawn(argv, out);
+	}
+	st = wait_for(server, 60);
+	print_message("scripted server: %d\n", st);
+	assert_int_equal(st, 0);
+	assert_int_equal(wait_for(client, 30), 0);
+	assert_non_null(strstr(slurp(out), "marks 2"));
+}
+
+static void unreachable_server_fails_with_status_2(void **state)
+{
+	char out[300], url[100];
+	int port = free_port();
+
+	(void)state;
+	path_in(out, sizeof(out), "unreachable.out");
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%d/rooms/x", port);
+	{
+		char *argv[] = {(char *)client_bin(), url, "--duration", "1",
+				NULL};
+
+		assert_int_equal(wait_for(spawn(argv, out), 20), 2);
+	}
+	assert_non_null(strstr(slurp(out), "error:"));
+}
+
+/* --- against the gateway -------------------------------------------------- */
+
+/* Starts the gateway with extra options (NULL-terminated, may be NULL). */
+static pid_t start_gateway(int *port, const char *const extra[])
+{
+	const char *bin = env_or("CHORUS_GATEWAY", "build/chorus-gateway");
+	char p[16], log[300];
+	char *argv[24] = {(char *)bin, "--port",      p,     "--workers",
+			  "2",	       "--log-level", "warn"};
+	int n = 7;
+	pid_t pid;
+
+	for (int i = 0; extra && extra[i] && n < 23; i++)
+		argv[n++] = (char *)extra[i];
+	argv[n] = NULL;
+	*port = free_port();
+	snprintf(p, sizeof(p), "%d", *port);
+	path_in(log, sizeof(log), "gateway.log");
+	pid = spawn(argv, log);
+	assert_int_equal(wait_listening(*port), 0);
+	return pid;
+}
+
+static void need_gateway(void)
+{
+	const char *bin = env_or("CHORUS_GATEWAY", "build/chorus-gateway");
+
+	if (!executable(bin)) {
+		print_message("no %s yet (the gateway issue): skipped\n", bin);
+		skip();
+	}
+}
+
+/* The gateway builds without mixer/ (a stand-in that sends silence); the
+ * tests that need mixing skip in such a build. */
+static void need_mixer(void)
+{
+	char lib[300];
+
+	snprintf(lib, sizeof(lib), "%s/libchorus-mixer.a",
+		 env_or("CHORUS_BUILD", "build"));
+	if (access(lib, R_OK)) {
+		print_message("no %s (mixer not merged yet): skipped\n", lib);
+		skip();
+	}
+}
+
+static void three_callers_each_hear_the_other_two_not_themselves(void **state)
+{
+	const double hz[3] = {400, 700, 1100};
+	const int rates[3] = {8000, 16000, 44100};
+	const int fmts[3] = {SF_FORMAT_PCM_16, SF_FORMAT_PCM_24,
+			     SF_FORMAT_FLOAT};
+	char wav[3][300], rec[3][300], out[3][300], url[100];
+	pid_t gw, pid[3];
+	int port;
+
+	(void)state;
+	need_gateway();
+	need_mixer();
+	gw = start_gateway(&port, NULL);
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%d/rooms/trio", port);
+	for (int i = 0; i < 3; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "caller%d.wav", i);
+		path_in(wav[i], sizeof(wav[i]), name);
+		snprintf(name, sizeof(name), "heard%d.wav", i);
+		path_in(rec[i], sizeof(rec[i]), name);
+		snprintf(name, sizeof(name), "caller%d.out", i);
+		path_in(out[i], sizeof(out[i]), name);
+		make_tone(wav[i], rates[i], i == 2 ? 2 : 1, fmts[i], hz[i], 5);
+	}
+	for (int i = 0; i < 3; i++) {
+		char *argv[] = {(char *)client_bin(),
+				url,
+				"--play",
+				wav[i],
+				"--record",
+				rec[i],
+				"--password",
+				"trio",
+				"--quiet",
+				NULL};
+
+		pid[i] = spawn(argv, out[i]);
+	}
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(wait_for(pid[i], 40), 0);
+	stop(gw);
+	for (int i = 0; i < 3; i++) {
+		size_t n;
+		float *x = read_recording(rec[i], &n);
+		/* The middle of the call, when all three were talking. */
+		const float *mid = x + 8000;
+		size_t len = n > 24000 ? 16000 : 0;
+
+		assert_true(len > 0);
+		for (int k = 0; k < 3; k++) {
+			double share = tone_share(mid, len, hz[k]);
+
+			print_message("caller %d hears %.0f Hz: %.3f\n", i,
+				      hz[k], share);
+			if (k == i)
+				assert_true(share < 0.02);
+			else
+				assert_true(share > 0.15);
+		}
+		free(x);
+	}
+}
+
+/* Runs a caller that must be refused; returns its output. */
+static const char *refused_caller(int port, const char *password,
+				  const char *name)
+{
+	char out[300], url[100];
+	char *argv[] = {
+	    (char *)client_bin(), url, "--password", (char *)password,
+	    "--duration",	  "3", "--quiet",    NULL};
+
+	path_in(out, sizeof(out), name);
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%d/rooms/locked", port);
+	assert_int_equal(wait_for(spawn(argv, out), 20), 2);
+	return slurp(out);
+}
+
+static pid_t listener(int port, const char *password, const char *name)
+{
+	char out[300], url[100];
+	char *argv[] = {
+	    (char *)client_bin(), url, "--password", (char *)password,
+	    "--duration",	  "6", "--quiet",    NULL};
+
+	path_in(out, sizeof(out), name);
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%d/rooms/locked", port);
+	return spawn(argv, out);
+}
+
+static void wrong_password_is_refused_with_4001(void **state)
+{
+	pid_t gw, first;
+	int port;
+
+	(void)state;
+	need_gateway();
+	gw = start_gateway(&port, NULL);
+	first = listener(port, "right", "first.out");
+	usleep(1000000); /* the first caller creates the room */
+	assert_non_null(strstr(refused_caller(port, "wrong", "wrong.out"),
+			       "closed by server: 4001"));
+	assert_int_equal(wait_for(first, 20), 0);
+	stop(gw);
+}
+
+static void full_room_is_refused_with_4029(void **state)
+{
+	const char *const two[] = {"--max-per-room", "2", NULL};
+	pid_t gw, a, b;
+	int port;
+
+	(void)state;
+	need_gateway();
+	gw = start_gateway(&port, two);
+	a = listener(port, "pw", "a.out");
+	b = listener(port, "pw", "b.out");
+	usleep(1000000);
+	assert_non_null(strstr(refused_caller(port, "pw", "third.out"),
+			       "closed by server: 4029"));
+	assert_int_equal(wait_for(a, 20), 0);
+	assert_int_equal(wait_for(b, 20), 0);
+	stop(gw);
+}
+
+/*
+ * Zero loss must not depend on this machine being idle: on a shared 2-core
+ * box the generator itself can stall for 100 ms, send a burst, and a
+ * gateway with the default 30 ms window would rightly drop the stale
+ * frames. So the gateway gets a generous window and jitter buffer and the
+ * client a 2 s late threshold: what is tested is that no frame is lost on
+ * the way; how fast they come is for `make bench` to measure.
+ */
+static void load_of_200_for_10_s_through_gateway_loses_nothing(void **state)
+{
+	const char *extra[] = {"--participants", "200",	 "--rooms",    "50",
+			       "--talkers",	 "1",	 "--duration", "10",
+			       "--late-ms",	 "2000", NULL};
+	const char *const lenient[] = {"--window-ms",
+				       "1000",
+				       "--jitter-target-ms",
+				       "100",
+				       "--jitter-cap-ms",
+				       "2000",
+				       "--out-queue",
+				       "7",
+				       NULL};
+	char url[100];
+	json_int_t lost;
+	pid_t gw;
+	int port;
+	json_t *j;
+
+	(void)state;
+	need_gateway();
+	need_mixer();
+	gw = start_gateway(&port, lenient);
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%d/", port);
+	j = run_load(url, extra, 90, "gateway-load");
+	stop(gw);
+	assert_int_equal(jint(j, "connected"), 200);
+	assert_int_equal(jint(j, "refused"), 0);
+	assert_int_equal(jint(j, "unmeasured_listeners"), 0);
+	/* 150 listeners hear ~500 marked frames each. */
+	assert_true(jint(j, "marked_in") > 150 * 400);
+	assert_int_equal(jint(j, "bad_in"), 0);
+	lost = jint(j, "missing") + jint(j, "late");
+	json_decref(j);
+	if (getenv("ASAN_OPTIONS")) {
+		/* `make asan`: the gateway runs 2-3x slower and still shares
+		 * the machine, and a stall past even this lenient setup can
+		 * cost a frame or two (seen: 3 and 9 of 74,000). That run is
+		 * for memory safety; hold it to the issue's real-time bound,
+		 * under 0.1%, and keep zero for the normal build. */
+		print_message("lost %lld frames under ASan\n", (long long)lost);
+		assert_true(lost * 1000 < 150 * 400);
+	} else {
+		assert_int_equal(lost, 0);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(caller_downmixes_resamples_and_records_its_echo),
+	    cmocka_unit_test(odd_chunks_with_jitter_still_deliver_all_audio),
+	    cmocka_unit_test(load_through_echo_baseline_loses_nothing),
+	    cmocka_unit_test(marks_return_after_playback_and_at_once_on_clear),
+	    cmocka_unit_test(unreachable_server_fails_with_status_2),
+	    cmocka_unit_test(
+		three_callers_each_hear_the_other_two_not_themselves),
+	    cmocka_unit_test(wrong_password_is_refused_with_4001),
+	    cmocka_unit_test(full_room_is_refused_with_4029),
+	    cmocka_unit_test(
+		load_of_200_for_10_s_through_gateway_loses_nothing),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
+}
