@@ -5,6 +5,8 @@
 #   make run        start the gateway on port 8080 with defaults
 #   make bench      build and run the benchmarks (prints numbers)
 #   make asan       the test suite under AddressSanitizer + UBSan
+#   make unit-test  the tests that do not start the programs (image build)
+#   make container-test  build the container image and test it for real
 #   make install    install the programs (PREFIX, DESTDIR honoured)
 #   make clean
 #
@@ -59,9 +61,15 @@ programs := $(if $(wildcard gateway/main.c),$(BUILD)/chorus-gateway) \
             $(if $(wildcard mock-client/main.c),$(BUILD)/chorus-client)
 echo_baseline := $(BUILD)/chorus-echo-baseline
 tests    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(test_src))
+# End-to-end tests start programs: they name a variable that hands them one
+# (CHORUS_GATEWAY, CHORUS_CLIENT, CHORUS_ECHO_BASELINE) or use gwtest.h, the
+# helper that starts the gateway. Every other test is a unit test.
+e2e_src  := $(shell grep -l -E 'CHORUS_(GATEWAY|CLIENT|ECHO_BASELINE)|gwtest\.h' \
+                     $(test_src) /dev/null)
+unit_tests := $(patsubst tests/%.c,$(BUILD)/tests/%,$(filter-out $(e2e_src),$(test_src)))
 benches  := $(patsubst tests/%.c,$(BUILD)/bench/%,$(bench_src))
 
-.PHONY: all deps test run bench asan install clean
+.PHONY: all deps test unit-test container-test run bench asan install clean
 .DEFAULT_GOAL := all
 
 all: deps
@@ -139,6 +147,15 @@ export CHORUS_FIXTURES = $(abspath tests/fixtures)
 test: deps
 	@$(MAKE) --no-print-directory build-tests
 	@scripts/run-tests $(tests)
+
+unit-test: deps
+	@$(MAKE) --no-print-directory build-all $(unit_tests)
+	@scripts/run-tests $(unit_tests)
+
+# Needs root and podman (installed if missing); see scripts/container-test.
+container-test: deps
+	@$(MAKE) --no-print-directory build-all
+	@scripts/container-test
 
 run: deps
 	@$(MAKE) --no-print-directory build-all
