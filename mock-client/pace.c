@@ -4,17 +4,7 @@
 #include <errno.h>
 
 #include "mock-client/pace.h"
-
-static uint64_t next_rand(mc_pace_t *p)
-{
-	uint64_t x = p->rng;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	p->rng = x;
-	return x;
-}
+#include "mock-client/rand.h"
 
 uint64_t mc_pace_offset_ns(const mc_pace_t *p, uint64_t k)
 {
@@ -36,7 +26,7 @@ static uint64_t deadline(mc_pace_t *p, uint64_t k)
 	uint64_t t = p->start_ns + mc_pace_offset_ns(p, k);
 
 	if (p->jitter_ns)
-		t += next_rand(p) % (p->jitter_ns + 1);
+		t += mc_rand(&p->rng) % (p->jitter_ns + 1);
 	return t;
 }
 

@@ -9,22 +9,12 @@
 #include <jansson.h>
 
 #include "mock-client/proto.h"
-
-static uint64_t xorshift(uint64_t *s)
-{
-	uint64_t x = *s ? *s : 0x2545F4914F6CDD1Dull;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	*s = x;
-	return x;
-}
+#include "mock-client/rand.h"
 
 static void make_sid(char *dst, const char *prefix, uint64_t *rng)
 {
 	snprintf(dst, MC_SID_LEN + 1, "%s%016" PRIx64 "%016" PRIx64, prefix,
-		 xorshift(rng), xorshift(rng));
+		 mc_rand(rng), mc_rand(rng));
 }
 
 void mc_proto_make_ids(mc_ids_t *ids, uint64_t *rng)

@@ -14,6 +14,7 @@
 #include <openssl/sha.h>
 
 #include "codec/base64.h"
+#include "mock-client/rand.h"
 #include "mock-client/ws.h"
 
 #define OP_CONT	      0x0
@@ -128,17 +129,6 @@ int mc_ws_accept_for(const char *key, char out[29])
 	return b64_encode(out, 29, sha, sizeof(sha)) == 28 ? 0 : -EINVAL;
 }
 
-static uint64_t next_rand(mc_ws_t *w)
-{
-	uint64_t x = w->rng;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	w->rng = x;
-	return x;
-}
-
 int mc_ws_init(mc_ws_t *w, size_t in_cap, size_t out_cap,
 	       const mc_ws_handler_t *h, void *user, uint64_t seed)
 {
@@ -211,7 +201,7 @@ int mc_ws_connect(mc_ws_t *w, const void *addr, unsigned addrlen,
 		return n;
 	}
 	for (int i = 0; i < 16; i += 8) {
-		uint64_t r = next_rand(w);
+		uint64_t r = mc_rand(&w->rng);
 
 		memcpy(raw + i, &r, 8);
 	}
@@ -277,7 +267,7 @@ void mc_ws_on_writable(mc_ws_t *w)
 int mc_ws_send_text(mc_ws_t *w, const char *msg, size_t len)
 {
 	uint8_t hdr[MC_WS_MAX_HEADER], mask[4];
-	uint64_t r = next_rand(w);
+	uint64_t r = mc_rand(&w->rng);
 	size_t h;
 
 	if (w->state != MC_WS_OPEN || w->close_sent)
@@ -302,7 +292,7 @@ int mc_ws_send_text(mc_ws_t *w, const char *msg, size_t len)
 static void send_control(mc_ws_t *w, unsigned op, const uint8_t *p, size_t len)
 {
 	uint8_t frame[MC_WS_MAX_HEADER + 125], mask[4];
-	uint64_t r = next_rand(w);
+	uint64_t r = mc_rand(&w->rng);
 	size_t h;
 
 	memcpy(mask, &r, 4);
