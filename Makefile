@@ -126,7 +126,7 @@ $(BUILD)/chorus-client: $(call obj,mock-client/main.c) $(libs)
 
 # The bare epoll WebSocket echo server that `make bench` compares the gateway
 # with (and the mock client's end-to-end tests use as a stand-in server).
-$(echo_baseline): $(call obj,tests/tools/echo_baseline.c) $(codec_lib)
+$(echo_baseline): $(call obj,tests/tools/echo_baseline.c) $(client_lib) $(codec_lib)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $^ $(shell pkg-config --libs libcrypto) -o $@
 
 $(BUILD)/tests/% $(BUILD)/bench/%: $(BUILD)/obj/tests/%.o $(libs)

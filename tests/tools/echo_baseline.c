@@ -2,8 +2,8 @@
  * chorus-echo-baseline - the floor for Media Streams traffic on this kernel.
  *
  * A bare WebSocket echo server: one thread, epoll, no lws, no JSON, no
- * mixing. It completes the RFC 6455 handshake (SHA-1 of the key from
- * OpenSSL's libcrypto), then sends every data frame it reads straight back
+ * mixing. It completes the RFC 6455 handshake (the accept key from the mock
+ * client's mc_ws_accept_for(), SHA-1 from libcrypto), then sends every data frame it reads straight back
  * as one unmasked frame of the same size and opcode; it answers ping with
  * pong and close with close. The frames a read brings in are answered with
  * one write. `make bench` runs the same load through it and through the
@@ -25,9 +25,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <openssl/sha.h>
-
-#include "codec/base64.h"
+#include "mock-client/ws.h"
 
 #define BUF_CAP	   (256 * 1024)
 #define MAX_EVENTS 256
@@ -91,9 +89,7 @@ static int queue_out(struct conn *c, const void *p, size_t n)
  * done, 0 when more bytes are needed, -1 to drop the connection. */
 static int handshake(struct conn *c)
 {
-	static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-	char key[128], reply[256], accept[64];
-	unsigned char sha[SHA_DIGEST_LENGTH];
+	char key[128], reply[256], accept[29];
 	uint8_t *end;
 	char *k, *e;
 	size_t hl, kl;
@@ -111,12 +107,11 @@ static int handshake(struct conn *c)
 	k += strspn(k, " \t");
 	e = k + strcspn(k, " \t\r\n");
 	kl = (size_t)(e - k);
-	if (kl + sizeof(guid) > sizeof(key))
+	if (kl >= sizeof(key))
 		return -1;
 	memcpy(key, k, kl);
-	memcpy(key + kl, guid, sizeof(guid));
-	SHA1((unsigned char *)key, kl + sizeof(guid) - 1, sha);
-	if (b64_encode(accept, sizeof(accept), sha, sizeof(sha)) < 0)
+	key[kl] = '\0';
+	if (mc_ws_accept_for(key, accept))
 		return -1;
 	n = snprintf(reply, sizeof(reply),
 		     "HTTP/1.1 101 Switching Protocols\r\n"
