@@ -42,7 +42,7 @@ end_call(conn_t *c, int code, const char *fmt, ...)
 	if (n >= (int)sizeof(reason))
 		n = sizeof(reason) - 1;
 	snprintf(c->end, sizeof(c->end), "%d %s", code, reason);
-	if (c->state != CONN_JOINED) {
+	if (c->state == CONN_WAIT_START) {
 		atomic_fetch_add_explicit(&c->w->n.refused, 1,
 					  memory_order_relaxed);
 		gw_info("refuse code=%d reason=\"%s\" room=%s streamSid=%s "
@@ -323,15 +323,38 @@ static int on_receive(conn_t *c, const void *in, size_t len)
 
 /* --- outbound ---------------------------------------------------------- */
 
-static int on_writeable(conn_t *c)
+/*
+ * How a frame leaves (design: nothing per frame but the send itself). The
+ * ring's oldest frame is written straight from the tick that queued it (or
+ * from the hand-off wake-up, for a room ticked on another worker), on this
+ * connection's worker, which is the thread that services its wsi. Asking lws
+ * for a WRITEABLE callback instead costs two epoll_ctl() calls per frame
+ * with the libuv loop (write interest on, then off again), four syscalls
+ * where the send is one. lws 4.1 accepts lws_write() outside WRITEABLE on
+ * its service thread: what the kernel does not take (a full socket buffer)
+ * lws keeps and sends itself, asking for POLLOUT, and then calls WRITEABLE
+ * once it is drained. So a write only happens while lws holds nothing of
+ * ours (lws_partial_buffered(), which unlike lws_send_pipe_choked() makes
+ * no poll() call): otherwise the frame waits in the ring, trimmed to the
+ * configured depth, for WRITEABLE, and lws never holds more than one frame.
+ */
+
+static bool ring_empty(conn_t *c)
+{
+	return atomic_load_explicit(&c->head, memory_order_acquire) ==
+	       atomic_load_explicit(&c->tail, memory_order_relaxed);
+}
+
+/* Writes the ring's oldest frame, dropping what is beyond the queue's depth
+ * first. Returns 0 (also when there was nothing to write), or -1 when the
+ * connection failed. */
+static int write_next(conn_t *c)
 {
 	worker_t *w = c->w;
 	unsigned h, t;
 	out_slot_t *s;
 	int n;
 
-	if (c->state != CONN_JOINED || c->close_code)
-		return 0;
 	gw_ring_trim(c, cfg_of(c)->out_queue);
 	h = atomic_load_explicit(&c->head, memory_order_acquire);
 	t = atomic_load_explicit(&c->tail, memory_order_relaxed);
@@ -350,9 +373,39 @@ static int on_writeable(conn_t *c)
 	}
 	c->frames_out++;
 	gw_count(&w->n.frames_out, 1);
-	if (h != t + 1)
+	return 0;
+}
+
+static int on_writeable(conn_t *c)
+{
+	if (c->state != CONN_JOINED || c->close_code)
+		return 0;
+	if (write_next(c) < 0)
+		return -1;
+	if (!ring_empty(c))
 		lws_callback_on_writable(c->wsi);
 	return 0;
+}
+
+void gw_conn_flush(conn_t *c)
+{
+	if (c->state != CONN_JOINED || c->close_code)
+		return;
+	if (lws_partial_buffered(c->wsi)) {
+		/* lws finishes its part, then WRITEABLE takes the ring's. */
+		gw_ring_trim(c, cfg_of(c)->out_queue);
+		lws_callback_on_writable(c->wsi);
+		return;
+	}
+	if (write_next(c) < 0) {
+		/* Outside a callback: close at lws's next timeout check. */
+		c->state = CONN_CLOSING;
+		lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK,
+				LWS_TO_KILL_ASYNC);
+		return;
+	}
+	if (!ring_empty(c))
+		lws_callback_on_writable(c->wsi);
 }
 
 /* --- life cycle -------------------------------------------------------- */
@@ -420,7 +473,7 @@ static void on_closed(conn_t *c)
 			c->end[0] ? c->end : "connection lost");
 	}
 	/* No clock can queue this call any more: forget any wake-up. */
-	gw_worker_drain_wakes(w, c);
+	gw_worker_drain_wakes(w, c, false);
 	fold_counters(c);
 	if (c->prev)
 		c->prev->next = c->next;
@@ -505,6 +558,9 @@ int gw_conn_callback(struct lws *wsi, enum lws_callback_reasons reason,
 					cfg_of(c)->start_timeout_ms);
 		return 0;
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		/* lws answers the close: no audio after it. */
+		if (c->state == CONN_JOINED)
+			c->state = CONN_CLOSING;
 		if (len >= 2 && !c->end[0])
 			snprintf(c->end, sizeof(c->end), "peer closed %d",
 				 ((const unsigned char *)in)[0] << 8 |

@@ -86,6 +86,8 @@ struct conn {
 	atomic_uint head, tail;
 	atomic_int wake_pending; /* on the worker's wake list */
 	conn_t *wake_next;
+	bool flush_queued; /* on the worker's flush list (its thread only) */
+	conn_t *flush_next;
 
 	int close_code; /* close when next writeable (shutdown) */
 	char close_reason[124];
@@ -122,6 +124,7 @@ struct worker {
 	uint64_t stop_deadline_ns;
 	lws_sorted_usec_list_t stop_sul;
 	bool *wake; /* scratch for a tick: which workers to wake */
+	conn_t *flush; /* this worker's listeners the tick gave a frame */
 	/* The worker's clock: one timer for all the rooms it ticks, which
 	 * share a 20 ms grid, so one wake-up serves them all and each other
 	 * worker is woken at most once per tick. */
@@ -153,9 +156,15 @@ int gw_conn_callback(struct lws *wsi, enum lws_callback_reasons reason,
 void gw_clock_start(worker_t *self, gw_room_t *room);
 /* server.c: handles lws_cancel_service() wake-ups on w's thread. */
 void gw_worker_woken(worker_t *w);
-/* server.c: takes w's wake list and asks for WRITEABLE on each listener
- * except skip (a connection that is closing). */
-void gw_worker_drain_wakes(worker_t *w, conn_t *skip);
+/* server.c: takes w's wake list and sends each listener its frame
+ * (gw_conn_flush()), or with write_now false only asks for WRITEABLE (from
+ * inside another connection's callback); skip is a connection that is
+ * closing. */
+void gw_worker_drain_wakes(worker_t *w, conn_t *skip, bool write_now);
+/* conn.c: on c's worker, outside c's callbacks: writes c's oldest queued
+ * frame now if lws holds none of c's output, else leaves it queued for
+ * WRITEABLE. A failed write closes the call asynchronously. */
+void gw_conn_flush(conn_t *c);
 /* server.c: writes the /metrics text into buf. Returns its length. */
 size_t gw_metrics_text(gw_server_t *s, char *buf, size_t cap);
 

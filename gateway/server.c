@@ -69,7 +69,7 @@ static void wake_push(worker_t *w, conn_t *c)
 	    &w->pending, &old, c, memory_order_release, memory_order_relaxed));
 }
 
-void gw_worker_drain_wakes(worker_t *w, conn_t *skip)
+void gw_worker_drain_wakes(worker_t *w, conn_t *skip, bool write_now)
 {
 	conn_t *c =
 	    atomic_exchange_explicit(&w->pending, NULL, memory_order_acquire);
@@ -79,7 +79,9 @@ void gw_worker_drain_wakes(worker_t *w, conn_t *skip)
 
 		/* Clear first: a frame queued from now on wakes us again. */
 		atomic_store(&c->wake_pending, 0);
-		if (c != skip) {
+		if (c != skip && write_now) {
+			gw_conn_flush(c);
+		} else if (c != skip) {
 			gw_ring_trim(c, w->srv->cfg->out_queue);
 			lws_callback_on_writable(c->wsi);
 		}
@@ -87,12 +89,12 @@ void gw_worker_drain_wakes(worker_t *w, conn_t *skip)
 	}
 }
 
-/* Room lock held: hands each listener its frame. Other workers to wake are
- * marked in w->wake; the caller wakes them once for all rooms ticked. */
+/* Room lock held: hands each listener its frame. This worker's listeners
+ * go on w->flush, written once the lock is released (flush_local()); other
+ * workers to wake are marked in w->wake; the caller wakes them once for all
+ * rooms ticked. */
 static void distribute(worker_t *w, const mix_tick_t *t)
 {
-	gw_server_t *s = w->srv;
-
 	for (unsigned i = 0; i < t->n_listeners; i++) {
 		const mix_listener_t *l = &t->listeners[i];
 		const mix_out_t *o;
@@ -103,8 +105,11 @@ static void distribute(worker_t *w, const mix_tick_t *t)
 		o = &t->mixes[l->mix];
 		ring_push(c, o->b64, o->b64_len);
 		if (c->w == w) {
-			gw_ring_trim(c, s->cfg->out_queue);
-			lws_callback_on_writable(c->wsi);
+			if (!c->flush_queued) {
+				c->flush_queued = true;
+				c->flush_next = w->flush;
+				w->flush = c;
+			}
 		} else if (!atomic_exchange(&c->wake_pending, 1)) {
 			wake_push(c->w, c);
 			w->wake[c->w->id] = true;
@@ -122,6 +127,22 @@ static void wake_others(worker_t *w)
 			if (atomic_load(&s->workers[i].state) == 1)
 				lws_cancel_service(s->workers[i].ctx);
 		}
+	}
+}
+
+/* Writes the frames distribute() queued for this worker's listeners. No
+ * lws event runs between the two, so none of these calls has ended. */
+static void flush_local(worker_t *w)
+{
+	conn_t *c = w->flush;
+
+	w->flush = NULL;
+	while (c) {
+		conn_t *next = c->flush_next;
+
+		c->flush_queued = false;
+		gw_conn_flush(c);
+		c = next;
 	}
 }
 
@@ -199,7 +220,8 @@ static void clock_cb(lws_sorted_usec_list_t *sul)
 			earliest = room->next_ns;
 		pp = &room->clock_next;
 	}
-	wake_others(w);
+	wake_others(w); /* they write theirs while we write ours */
+	flush_local(w);
 	if (w->clock_rooms)
 		clock_schedule(w, earliest);
 }
@@ -281,7 +303,7 @@ void gw_worker_woken(worker_t *w)
 		clock_start_local(w, room);
 		room = next;
 	}
-	gw_worker_drain_wakes(w, NULL);
+	gw_worker_drain_wakes(w, NULL, true);
 	if (atomic_load(&w->srv->stopping) && !w->stop_seen)
 		stop_begin(w);
 }
