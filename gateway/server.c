@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,6 +21,12 @@
 #define CLOCK_SKIP_AFTER 3
 /* How often a stopping worker checks whether its calls have gone. */
 #define STOP_POLL_US 5000
+/* Descriptors besides the calls: listeners, loops, wake-ups, logs, and
+ * connections being refused. */
+#define FD_SPARE 256
+/* lws keeps two tables of this many entries per context (one per fd
+ * number): a limit above it is lowered to it, as far as the calls allow. */
+#define FD_TABLE_MAX (1u << 20)
 
 static void listen_stop(worker_t *w);
 
@@ -413,8 +420,9 @@ static void *worker_main(void *arg)
 		       LWS_SERVER_OPTION_DISABLE_IPV6;
 	info.user = w;
 	info.pcontext = &w->ctx;
-	/* Each context may be handed any share of the connections. */
-	info.fd_limit_per_thread = c->max_connections + 64;
+	/* No fd_limit_per_thread: below the open-file limit it makes lws find
+	 * a connection by a linear scan of its fd table on every event (4.1
+	 * wsi_from_fd()); at the limit (fds_fit()) the fd indexes it. */
 	info.timeout_secs = 10; /* the HTTP handshake */
 	w->ctx = lws_create_context(&info);
 	w->vh = w->ctx ? lws_get_vhost_by_name(w->ctx, "default") : NULL;
@@ -498,6 +506,32 @@ fail:
 	return NULL;
 }
 
+/*
+ * Sets the open-file limit the lws contexts size their fd tables by: room
+ * for every call (each worker's table is indexed by fd number, and fds are
+ * shared by all workers), and not so far above that the tables get huge.
+ */
+static void fds_fit(const gw_config_t *c)
+{
+	rlim_t want = (rlim_t)c->max_connections + FD_SPARE;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return;
+	if (rl.rlim_cur < want) {
+		rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	} else if (rl.rlim_cur > FD_TABLE_MAX && want <= FD_TABLE_MAX) {
+		rl.rlim_cur = FD_TABLE_MAX;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < want)
+		gw_warn("open-file limit %llu is below --max-connections %u "
+			"+ %u: calls beyond it are refused",
+			(unsigned long long)rl.rlim_cur, c->max_connections,
+			FD_SPARE);
+}
+
 int gw_server_start(gw_server_t *s)
 {
 	int lws_levels =
@@ -505,6 +539,7 @@ int gw_server_start(gw_server_t *s)
 	    (gw_log_enabled(GW_LOG_DEBUG) ? LLL_WARN | LLL_NOTICE : 0);
 
 	lws_set_log_level(lws_levels, lws_log_emit);
+	fds_fit(s->cfg);
 	for (unsigned i = 0; i < s->n_workers; i++) {
 		worker_t *w = &s->workers[i];
 
