@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -234,15 +235,32 @@ int gw_proto_json_string(char *out, size_t cap, const char *sid)
 	return (int)n;
 }
 
+/* Copies n bytes to *p and moves it on. */
+static char *put(char *p, const char *src, size_t n)
+{
+	memcpy(p, src, n);
+	return p + n;
+}
+
+/* Once per outbound frame per listener: plain copies, no printf. */
 int gw_proto_media_out(char *out, size_t cap, const char *sid_json,
 		       const char *b64, size_t b64_len)
 {
-	int n = snprintf(out, cap,
-			 "{\"event\":\"media\",\"streamSid\":%s,"
-			 "\"media\":{\"payload\":\"%.*s\"}}",
-			 sid_json, (int)b64_len, b64);
+	static const char head[] = "{\"event\":\"media\",\"streamSid\":";
+	static const char mid[] = ",\"media\":{\"payload\":\"";
+	static const char tail[] = "\"}}";
+	size_t sid_len = strlen(sid_json);
+	size_t n = sizeof(head) - 1 + sid_len + sizeof(mid) - 1 + b64_len +
+		   sizeof(tail) - 1;
+	char *p = out;
 
-	if (n < 0 || (size_t)n >= cap)
+	if (n >= cap || n > INT_MAX)
 		return -ENOSPC;
-	return n;
+	p = put(p, head, sizeof(head) - 1);
+	p = put(p, sid_json, sid_len);
+	p = put(p, mid, sizeof(mid) - 1);
+	p = put(p, b64, b64_len);
+	p = put(p, tail, sizeof(tail) - 1);
+	*p = '\0';
+	return (int)n;
 }
