@@ -67,6 +67,9 @@ static const opt_t opts[] = {
     {"sndbuf", "CHORUS_SNDBUF", OPT_UINT, OFF(sndbuf), 0, 0, 67108864, "BYTES",
      "socket send buffer per call, bounding audio queued in the "
      "kernel for a slow reader (0 = kernel default)"},
+    {"batch-us", "CHORUS_BATCH_US", OPT_UINT, OFF(batch_us), 0, 0, 5000, "US",
+     "a worker gathers events this long between polls, at most, so one "
+     "wake-up serves many calls (0 = wake for each)"},
     {"window-ms", "CHORUS_WINDOW_MS", OPT_UINT, OFF(mix.window_ms), 0, 0, 10000,
      "MS", "mixer alignment window"},
     {"jitter-target-ms", "CHORUS_JITTER_TARGET_MS", OPT_UINT,
@@ -107,6 +110,7 @@ void gw_config_default(gw_config_t *c)
 	c->bad_frames_max = 50;
 	c->out_queue = 4;
 	c->sndbuf = 65536;
+	c->batch_us = 1000;
 	mix_settings_default(&c->mix);
 }
 

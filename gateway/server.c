@@ -399,6 +399,40 @@ static void lws_log_emit(int level, const char *line)
 	       (int)n, line);
 }
 
+/*
+ * Runs the worker's loop until stop_check() stops it. Each call's frame
+ * arrives on its own, 20 ms apart: a worker that blocks until the next
+ * event sleeps and wakes for nearly every frame, and the context switches
+ * cost more than the frames. So after each pass over the ready events it
+ * waits until batch_us after the pass began (never past its clock's next
+ * tick) before it polls again, and one epoll_wait() then returns the
+ * frames of many calls. An idle worker still blocks in the poll; an inbound
+ * frame waits batch_us at most.
+ */
+static void loop_run(worker_t *w)
+{
+	uint64_t batch = (uint64_t)w->srv->cfg->batch_us * 1000;
+
+	if (!batch) {
+		while (!w->exit)
+			uv_run(&w->loop, UV_RUN_DEFAULT);
+		return;
+	}
+	while (!w->exit) {
+		uint64_t until = gw_now_ns() + batch;
+		struct timespec ts;
+
+		uv_run(&w->loop, UV_RUN_ONCE);
+		if (w->clock_at && w->clock_at < until)
+			until = w->clock_at;
+		if (w->exit || gw_now_ns() >= until)
+			continue;
+		ts.tv_sec = (time_t)(until / 1000000000ull);
+		ts.tv_nsec = (long)(until % 1000000000ull);
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+	}
+}
+
 static void *worker_main(void *arg)
 {
 	worker_t *w = arg;
@@ -446,9 +480,7 @@ static void *worker_main(void *arg)
 	uv_poll_start(&w->listen_poll, UV_READABLE, on_accept);
 	w->listening = true;
 	atomic_store(&w->state, 1);
-	/* The loop is ours: it runs until stop_check() stops it. */
-	while (!w->exit)
-		uv_run(&w->loop, UV_RUN_DEFAULT);
+	loop_run(w); /* the loop is ours */
 	atomic_store(&w->state, 2); /* no more wake-ups from other workers */
 	listen_stop(w);
 	/* On a foreign loop lws closes its handles asynchronously: run the

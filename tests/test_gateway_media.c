@@ -355,6 +355,32 @@ static void output_is_paced_one_frame_per_tick(void **state)
 	stop_gw();
 }
 
+/* Waking per event (--batch-us 0) and gathering events for the longest
+ * allowed pause both keep one frame per tick, and the audio gets through. */
+static void batching_or_not_keeps_one_frame_per_tick(void **state)
+{
+	static const char *const wake_each[] = {"--batch-us", "0", NULL};
+	static const char *const longest[] = {"--batch-us", "5000", NULL};
+	const char *const *settings[] = {wake_each, longest};
+
+	for (int k = 0; k < 2; k++) {
+		unsigned before, got;
+
+		start_gw(settings[k]);
+		join(0, "batch", 0, 0);
+		join(1, "batch", 600, 0.3);
+		run(500, true);
+		before = calls[0].frames_heard;
+		run(3000, true);
+		got = calls[0].frames_heard - before;
+		printf("--batch-us %s: frames in 3 s: %u (150 expected)\n",
+		       settings[k][1], got);
+		assert_true(got >= 90 && got <= 200);
+		assert_true(heard_tone(0, 600) > 1e-3);
+		stop_gw();
+	}
+}
+
 /* After each test, even a failed one: no gateway is left running. */
 static int kill_gw(void **state)
 {
@@ -380,6 +406,8 @@ int main(void)
 	    cmocka_unit_test_teardown(echo_mode_lets_a_lone_caller_hear_itself,
 				      kill_gw),
 	    cmocka_unit_test_teardown(a_room_spans_workers, kill_gw),
+	    cmocka_unit_test_teardown(batching_or_not_keeps_one_frame_per_tick,
+				      kill_gw),
 	    cmocka_unit_test_teardown(output_is_paced_one_frame_per_tick,
 				      kill_gw),
 	};
