@@ -1,6 +1,8 @@
 #include "gateway/media_parse.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 int gw_parse_u32(const char *p, size_t len, uint32_t *out)
@@ -37,6 +39,32 @@ static int lit(cur_t *c, const char *lit, size_t n)
 
 #define LIT(c, s) lit(c, s, sizeof(s) - 1)
 
+#define ONES  0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+/* Whether any byte of the span is a backslash, a control character or not
+ * ASCII: eight bytes at a time (a word has a byte below n when
+ * (v - ONES * n) & ~v & HIGHS is not zero, for n <= 128). */
+static bool has_special(const char *p, size_t n)
+{
+	uint64_t bad = 0;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		uint64_t v, bs;
+
+		memcpy(&v, p + i, 8);
+		bs = v ^ (ONES * '\\');
+		bad |= v | ((v - ONES * 0x20) & ~v) | ((bs - ONES) & ~bs);
+	}
+	for (; i < n; i++) {
+		unsigned char b = (unsigned char)p[i];
+
+		bad |= (uint64_t)((b == '\\') | (b < 0x20) | (b >= 0x80)) << 7;
+	}
+	return bad & HIGHS;
+}
+
 /* Consumes the rest of a JSON string whose opening quote was just consumed,
  * including its closing quote. Fails on a backslash (the slow path unescapes),
  * on control characters (invalid JSON; the slow path reports it) and on
@@ -44,17 +72,8 @@ static int lit(cur_t *c, const char *lit, size_t n)
 static int str(cur_t *c, gw_span_t *out)
 {
 	const char *q = memchr(c->p, '"', (size_t)(c->end - c->p));
-	unsigned bad = 0;
 
-	if (!q)
-		return 0;
-	/* No early exit: the compiler checks many bytes at a time. */
-	for (const char *s = c->p; s < q; s++) {
-		unsigned char b = (unsigned char)*s;
-
-		bad |= (b == '\\') | (b < 0x20) | (b >= 0x80);
-	}
-	if (bad)
+	if (!q || has_special(c->p, (size_t)(q - c->p)))
 		return 0;
 	out->p = c->p;
 	out->len = (size_t)(q - c->p);
