@@ -702,6 +702,18 @@ static pid_t listener(int port, const char *password, const char *name)
 	return spawn(argv, out);
 }
 
+/* Waits (up to 20 s: a loaded machine starts programs slowly) until n calls
+ * have joined a room on the gateway. */
+static void joined_calls(int port, long n)
+{
+	for (int i = 0; i < 2000; i++) {
+		if (gwt_metric((uint16_t)port, "chorus_joined_total") >= n)
+			return;
+		usleep(10000);
+	}
+	fail_msg("%ld calls did not join within 20 s", n);
+}
+
 static void wrong_password_is_refused_with_4001(void **state)
 {
 	pid_t gw, first;
@@ -711,7 +723,7 @@ static void wrong_password_is_refused_with_4001(void **state)
 	need_gateway();
 	gw = start_gateway(&port, NULL);
 	first = listener(port, "right", "first.out");
-	usleep(1000000); /* the first caller creates the room */
+	joined_calls(port, 1); /* the first caller creates the room */
 	assert_non_null(strstr(refused_caller(port, "wrong", "wrong.out"),
 			       "closed by server: 4001"));
 	assert_int_equal(wait_for(first, 20), 0);
@@ -729,7 +741,7 @@ static void full_room_is_refused_with_4029(void **state)
 	gw = start_gateway(&port, two);
 	a = listener(port, "pw", "a.out");
 	b = listener(port, "pw", "b.out");
-	usleep(1000000);
+	joined_calls(port, 2);
 	assert_non_null(strstr(refused_caller(port, "pw", "third.out"),
 			       "closed by server: 4029"));
 	assert_int_equal(wait_for(a, 20), 0);
