@@ -180,38 +180,31 @@ static void path_in(char *out, size_t cap, const char *name)
 	snprintf(out, cap, "%s/%s", dir, name);
 }
 
-/* Reads a recording; checks it is 8 kHz mono. Returns samples (malloc). */
-static float *read_recording(const char *path, size_t *n)
+/* Reads a recording; checks it is 8 kHz mono 16-bit. Returns its samples
+ * as they are in the file (malloc). */
+static int16_t *read_recording(const char *path, size_t *n)
 {
 	SF_INFO info = {0};
 	SNDFILE *f = sf_open(path, SFM_READ, &info);
-	float *buf;
+	int16_t *buf;
 
 	assert_non_null(f);
 	assert_int_equal(info.samplerate, 8000);
 	assert_int_equal(info.channels, 1);
 	assert_int_equal(info.format, SF_FORMAT_WAV | SF_FORMAT_PCM_16);
-	buf = malloc(((size_t)info.frames + 1) * sizeof(float));
-	*n = (size_t)sf_readf_float(f, buf, info.frames);
+	buf = malloc(((size_t)info.frames + 1) * sizeof(*buf));
+	*n = (size_t)sf_readf_short(f, buf, info.frames);
 	sf_close(f);
 	return buf;
 }
 
-/* Relative power of hz in x (Goertzel), as a fraction of total power. */
-static double tone_share(const float *x, size_t n, double hz)
+/* Power of the tone hz in x as a fraction of x's total power: 1 for a pure
+ * tone (gwt_goertzel() gives A^2/4 for a sine whose power is A^2/2). */
+static double tone_share(const int16_t *x, size_t n, double hz)
 {
-	double w = 2 * M_PI * hz / 8000, c = 2 * cos(w), s1 = 0, s2 = 0;
-	double total = 0, p;
+	double total = gwt_power(x, n);
 
-	for (size_t i = 0; i < n; i++) {
-		double s0 = x[i] + c * s1 - s2;
-
-		s2 = s1;
-		s1 = s0;
-		total += (double)x[i] * x[i];
-	}
-	p = s1 * s1 + s2 * s2 - c * s1 * s2;
-	return total > 0 ? p / (total * n / 2.0) : 0;
+	return total > 0 ? 2 * gwt_goertzel(x, n, hz) / total : 0;
 }
 
 static int setup_dir(void **state)
@@ -255,7 +248,7 @@ static void caller_downmixes_resamples_and_records_its_echo(void **state)
 {
 	char wav[300], rec[300], out[300], url[100];
 	size_t n;
-	float *x;
+	int16_t *x;
 	int port;
 	pid_t echo = start_echo(&port);
 
@@ -286,7 +279,7 @@ static void odd_chunks_with_jitter_still_deliver_all_audio(void **state)
 {
 	char wav[300], rec[300], out[300], url[100];
 	size_t n;
-	float *x;
+	int16_t *x;
 	int port;
 	pid_t echo = start_echo(&port);
 
@@ -655,9 +648,9 @@ static void three_callers_each_hear_the_other_two_not_themselves(void **state)
 	stop(gw);
 	for (int i = 0; i < 3; i++) {
 		size_t n;
-		float *x = read_recording(rec[i], &n);
+		int16_t *x = read_recording(rec[i], &n);
 		/* The middle of the call, when all three were talking. */
-		const float *mid = x + 8000;
+		const int16_t *mid = x + 8000;
 		size_t len = n > 24000 ? 16000 : 0;
 
 		assert_true(len > 0);
