@@ -212,7 +212,9 @@ static bool file_piece(mix_jitter_t *jb, int64_t pos, const int16_t *src,
 		if (first > n)
 			first = n;
 		memcpy(jb->buf + at, src, first * sizeof(*src));
-		memcpy(jb->buf, src + first, (n - first) * sizeof(*src));
+		if (n > first) /* wraps: rarely, so no empty call */
+			memcpy(jb->buf, src + first,
+			       (n - first) * sizeof(*src));
 		bits_op(jb->bits, jb->mask, pos, n, BITS_SET);
 		return false;
 	}
@@ -353,7 +355,8 @@ static void read_out(mix_jitter_t *jb, int64_t pos, unsigned n, int16_t *dst)
 	if (first > n)
 		first = n;
 	memcpy(dst, jb->buf + at, first * sizeof(*dst));
-	memcpy(dst + first, jb->buf, (n - first) * sizeof(*dst));
+	if (n > first) /* wraps: rarely, so no empty call */
+		memcpy(dst + first, jb->buf, (n - first) * sizeof(*dst));
 	if (!bits_op(jb->bits, jb->mask, pos, n, BITS_ALL)) {
 		/* A partial frame: a hole is silence, not stale audio. */
 		for (unsigned i = 0; i < n; i++)
