@@ -65,9 +65,9 @@ size_t g711_ulaw_encode_buf(uint8_t *dst, const int16_t *src, size_t n)
 		__m128i a = _mm_loadu_si128((const __m128i *)(src + i));
 		__m128i b = _mm_loadu_si128((const __m128i *)(src + i + 8));
 
-		_mm_storeu_si128((__m128i *)(dst + i),
-				 _mm_packus_epi16(ulaw_encode8(a),
-						  ulaw_encode8(b)));
+		_mm_storeu_si128(
+		    (__m128i *)(dst + i),
+		    _mm_packus_epi16(ulaw_encode8(a), ulaw_encode8(b)));
 	}
 	for (; i < n; i++)
 		dst[i] = g711_ulaw_encode(src[i]);

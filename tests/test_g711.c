@@ -155,8 +155,8 @@ static void ulaw_encode_buf_matches_reference_for_every_sample(void **state)
 	static uint8_t ref[65536], out[65536];
 	static int16_t all[65536];
 
-	assert_int_equal(ts_read_fixture("g711/ulaw_encode.bin", ref,
-					 sizeof(ref)), 65536);
+	assert_int_equal(
+	    ts_read_fixture("g711/ulaw_encode.bin", ref, sizeof(ref)), 65536);
 	for (int i = 0; i < 65536; i++)
 		all[i] = (int16_t)(i - 32768);
 	for (size_t off = 0; off < 16; off++) {
@@ -167,8 +167,9 @@ static void ulaw_encode_buf_matches_reference_for_every_sample(void **state)
 		for (size_t i = 0; i < n; i++) {
 			if (out[i] != ref[off + i])
 				fail_msg("offset %zu: %d encodes to 0x%02x, "
-					 "reference 0x%02x", off,
-					 all[off + i], out[i], ref[off + i]);
+					 "reference 0x%02x",
+					 off, all[off + i], out[i],
+					 ref[off + i]);
 		}
 		for (size_t i = n; i < sizeof(out); i++)
 			if (out[i] != 0xA5)
