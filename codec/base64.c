@@ -7,6 +7,7 @@
  */
 #include "base64.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <string.h>
 
@@ -38,7 +39,8 @@ static const uint8_t dec_table[256] = {
 
 /* Every 12-bit value as its two output characters: the encoder looks up
  * pairs, half as many look-ups as one character at a time (~95 -> ~45 ns
- * for a 160-byte frame). Filled before main() runs, then read-only. */
+ * for a 160-byte frame), and takes its input six bytes per load (~56 ->
+ * ~40 ns). Filled before main() runs, then read-only. */
 static char enc_pairs[4096][2];
 
 __attribute__((constructor)) static void init_enc_pairs(void)
@@ -56,6 +58,19 @@ long b64_encode(char *dst, size_t cap, const uint8_t *src, size_t n)
 
 	if (cap < out + 1)
 		return -ENOSPC;
+	/* Six bytes at a time, from one 8-byte load while eight remain: its
+	 * top 48 bits, read big-endian, are four pairs. */
+	for (; i + 8 <= n; i += 6) {
+		uint64_t v;
+
+		memcpy(&v, src + i, 8);
+		v = be64toh(v);
+		memcpy(p, enc_pairs[v >> 52], 2);
+		memcpy(p + 2, enc_pairs[(v >> 40) & 4095], 2);
+		memcpy(p + 4, enc_pairs[(v >> 28) & 4095], 2);
+		memcpy(p + 6, enc_pairs[(v >> 16) & 4095], 2);
+		p += 8;
+	}
 	for (; i + 3 <= n; i += 3) {
 		uint32_t v = (uint32_t)src[i] << 16 | (uint32_t)src[i + 1] << 8 |
 			     src[i + 2];

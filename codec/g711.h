@@ -5,7 +5,9 @@
  * behind sox and Python's audioop): µ-law quantizes the top 14 bits of a
  * 16-bit sample, A-law the top 13. Each direction is one table look-up, so
  * the per-sample functions are static inline and cannot fail; the buffer
- * functions convert n samples and return n.
+ * functions convert n samples and return n. g711_ulaw_encode_buf, the
+ * mixer's per-mix encoder, computes the codes eight at a time with SSE2
+ * where it is available, with the same results as the table (see g711.c).
  *
  * The tables are generated at build time from the reference algorithm
  * (codec/g711_gen.c) and checked against an independent implementation by

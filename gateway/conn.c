@@ -461,15 +461,26 @@ static void on_closed(conn_t *c)
 		char room[GW_ROOM_NAME_MAX + 1];
 		unsigned seat = c->m.seat;
 
+		mix_participant_stats_t st;
+
 		strcpy(room, c->m.room->name);
-		gw_registry_leave(w->srv->reg, &c->m);
+		gw_registry_leave(w->srv->reg, &c->m, &st);
+		gw_count(&w->n.late_frames, st.frames_late);
+		gw_count(&w->n.capped_frames, st.frames_dropped_cap);
+		gw_count(&w->n.concealed_frames, st.frames_concealed);
 		gw_info("leave room=%s seat=%u streamSid=%s callSid=%s "
-			"in=%llu out=%llu bad=%llu dropped=%llu end=\"%s\"",
+			"in=%llu out=%llu bad=%llu dropped=%llu late=%llu "
+			"capped=%llu concealed=%llu delay_max_ms=%u "
+			"end=\"%s\"",
 			room, seat, c->start.stream_sid, c->start.call_sid,
 			(unsigned long long)c->frames_in,
 			(unsigned long long)c->frames_out,
 			(unsigned long long)c->bad,
 			(unsigned long long)atomic_load(&c->dropped_out),
+			(unsigned long long)st.frames_late,
+			(unsigned long long)st.frames_dropped_cap,
+			(unsigned long long)st.frames_concealed,
+			st.delay_max_ms,
 			c->end[0] ? c->end : "connection lost");
 	}
 	/* No clock can queue this call any more: forget any wake-up. */

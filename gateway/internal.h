@@ -48,6 +48,12 @@ typedef struct gw_counters {
 	atomic_ullong dropped_in;  /* mixer hand-off ring full */
 	atomic_ullong ticks;
 	atomic_ullong ticks_skipped;
+	/* Audio quality, from each call's mixer statistics, added when the
+	 * call leaves its room (so a call still in progress is not in them
+	 * yet). In room frames. */
+	atomic_ullong late_frames;	/* arrived too late for its slot */
+	atomic_ullong capped_frames;	/* dropped at the jitter buffer cap */
+	atomic_ullong concealed_frames; /* nothing to play: concealed */
 } gw_counters_t;
 
 typedef struct out_slot {

@@ -264,7 +264,7 @@ int gw_registry_join(gw_registry_t *r, const char *name, const char *password,
 			mix_participant_free(m->p);
 			m->p = NULL;
 			pthread_mutex_unlock(&r->lock);
-			gw_registry_leave(r, m);
+			gw_registry_leave(r, m, NULL);
 			memset(m, 0, sizeof(*m));
 			return -ENOMEM;
 		}
@@ -273,10 +273,13 @@ int gw_registry_join(gw_registry_t *r, const char *name, const char *password,
 	return ret;
 }
 
-void gw_registry_leave(gw_registry_t *r, gw_member_t *m)
+void gw_registry_leave(gw_registry_t *r, gw_member_t *m,
+		       mix_participant_stats_t *final)
 {
 	gw_room_t *room = m->room;
 
+	if (final)
+		memset(final, 0, sizeof(*final));
 	if (!room)
 		return;
 	pthread_mutex_lock(&r->lock);
@@ -284,6 +287,9 @@ void gw_registry_leave(gw_registry_t *r, gw_member_t *m)
 		pthread_mutex_lock(&room->lock);
 		mix_room_remove(room->mix, m->p);
 		pthread_mutex_unlock(&room->lock);
+		/* Out of the room: no tick touches it any more. */
+		if (final)
+			mix_participant_stats(m->p, final);
 		mix_participant_free(m->p);
 	}
 	room->seats[m->seat - 1] = false;

@@ -96,8 +96,11 @@ int gw_registry_join(gw_registry_t *r, const char *name, const char *password,
 		     void *user, gw_member_t *m);
 
 /* Takes the call out of its room and frees its mixer participant; the room,
- * once empty, is forgotten (auto-created) or kept (admin). */
-void gw_registry_leave(gw_registry_t *r, gw_member_t *m);
+ * once empty, is forgotten (auto-created) or kept (admin). If final is not
+ * NULL it gets the participant's mixer statistics as they stood when it left
+ * (all zero if it never had a participant). */
+void gw_registry_leave(gw_registry_t *r, gw_member_t *m,
+		       mix_participant_stats_t *final);
 
 /*
  * Called from the room's clock when it finds the room empty. Returns true if

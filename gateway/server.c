@@ -645,8 +645,12 @@ size_t gw_metrics_text(gw_server_t *s, char *buf, size_t cap)
 	    "accepted",	     "joined",	    "refused",	   "frames_in",
 	    "frames_out",    "bad_frames",  "other_track", "dtmf",
 	    "marks",	     "dropped_out", "dropped_in",  "ticks",
-	    "ticks_skipped",
+	    "ticks_skipped", "late_frames", "capped_frames",
+	    "concealed_frames",
 	};
+	_Static_assert(sizeof(names) / sizeof(*names) ==
+			   sizeof(gw_counters_t) / sizeof(atomic_ullong),
+		       "one metric name per counter");
 	unsigned long long sum[sizeof(names) / sizeof(*names)] = {0};
 	unsigned rooms, active;
 	size_t n = 0;

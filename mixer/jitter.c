@@ -84,22 +84,21 @@ enum { BITS_COUNT, BITS_SET, BITS_CLEAR, BITS_ANY, BITS_ALL };
 /* Applies op to the bits of n positions from pos (n <= size). COUNT returns
  * how many are set, ANY and ALL return 1 or 0; SET and CLEAR return 0. Only
  * COUNT needs popcount, a library call without -mpopcnt: the per-frame path
- * uses the others, and COUNT only serves statistics of dropped audio. */
-static unsigned bits_op(uint64_t *bits, uint32_t mask, int64_t pos,
-			uint32_t n, int op)
+ * uses the others, and COUNT only serves statistics of dropped audio.
+ * The per-frame path calls this five times per participant per tick, so the
+ * loop is kept to a few instructions a word: the ring's size is a multiple
+ * of 64, so a word never straddles its wrap, and a mask of take bits is ~0
+ * shifted right by 64 - take (take is 1 to 64), with no branch. */
+static inline unsigned bits_op(uint64_t *bits, uint32_t mask, int64_t pos,
+			       uint32_t n, int op)
 {
 	unsigned was = 0;
 	uint32_t i = (uint32_t)pos & mask;
 
 	while (n) {
 		uint32_t w = i >> 6, b = i & 63;
-		uint32_t take = 64 - b;
-
-		if (take > n)
-			take = n;
-		if (take > mask + 1 - i)
-			take = mask + 1 - i;
-		uint64_t m = (take == 64 ? ~0ULL : ((1ULL << take) - 1)) << b;
+		uint32_t take = 64 - b < n ? 64 - b : n;
+		uint64_t m = (~0ULL >> (64 - take)) << b;
 
 		if (op == BITS_SET)
 			bits[w] |= m;
@@ -213,7 +212,9 @@ static bool file_piece(mix_jitter_t *jb, int64_t pos, const int16_t *src,
 		if (first > n)
 			first = n;
 		memcpy(jb->buf + at, src, first * sizeof(*src));
-		memcpy(jb->buf, src + first, (n - first) * sizeof(*src));
+		if (n > first) /* wraps: rarely, so no empty call */
+			memcpy(jb->buf, src + first,
+			       (n - first) * sizeof(*src));
 		bits_op(jb->bits, jb->mask, pos, n, BITS_SET);
 		return false;
 	}
@@ -354,7 +355,8 @@ static void read_out(mix_jitter_t *jb, int64_t pos, unsigned n, int16_t *dst)
 	if (first > n)
 		first = n;
 	memcpy(dst, jb->buf + at, first * sizeof(*dst));
-	memcpy(dst + first, jb->buf, (n - first) * sizeof(*dst));
+	if (n > first) /* wraps: rarely, so no empty call */
+		memcpy(dst + first, jb->buf, (n - first) * sizeof(*dst));
 	if (!bits_op(jb->bits, jb->mask, pos, n, BITS_ALL)) {
 		/* A partial frame: a hole is silence, not stale audio. */
 		for (unsigned i = 0; i < n; i++)

@@ -61,6 +61,12 @@ static int16_t sat16(int32_t x)
 	return (int16_t)(x > 32767 ? 32767 : x < -32768 ? -32768 : x);
 }
 
+/* The peak magnitude of samples whose max is hi and min is lo. */
+static int32_t peak16(int16_t hi, int16_t lo)
+{
+	return hi > -(int32_t)lo ? hi : -(int32_t)lo;
+}
+
 /* Largest magnitude in s. Written as separate int16 max and min (SSE2 has
  * both, so it vectorizes; abs() of -32768 would not fit). */
 static int32_t peak_of(const int16_t *s, unsigned n)
@@ -71,18 +77,35 @@ static int32_t peak_of(const int16_t *s, unsigned n)
 		hi = s[i] > hi ? s[i] : hi;
 		lo = s[i] < lo ? s[i] : lo;
 	}
-	return hi > -(int32_t)lo ? hi : -(int32_t)lo;
+	return peak16(hi, lo);
 }
 
-/* Whether every sample fits int16: x + 32768 then lies in [0, 65535], so
- * OR-ing them all leaves the top 16 bits clear. An add and an or per
- * sample, which vectorizes where a signed 32-bit max (SSE4.1) would not. */
-static bool fits16(const int32_t *in, unsigned n)
+/*
+ * The limiter's usual case, a mix that fits int16 with the gain at 1.0, in
+ * one pass (it was three: check, copy, peak): copies in to out, returns
+ * whether every sample fit and, if so, their peak magnitude in *peak. If not
+ * every sample fit, out holds garbage for the limiter to overwrite.
+ *
+ * A sample fits when x + 32768 lies in [0, 65535], so OR-ing them all leaves
+ * the top 16 bits clear: an add and an or per sample, which vectorizes where
+ * a signed 32-bit max (SSE4.1) would not; the peak is kept as int16 max and
+ * min, as in peak_of(). gcc 12 vectorizes the whole loop at -O3.
+ */
+static bool copy_fits16(const int32_t *in, unsigned n, int16_t *out,
+			int32_t *peak)
 {
 	uint32_t acc = 0;
+	int16_t hi = 0, lo = 0;
 
-	for (unsigned i = 0; i < n; i++)
+	for (unsigned i = 0; i < n; i++) {
+		int16_t x = (int16_t)in[i];
+
 		acc |= (uint32_t)in[i] + 32768u;
+		out[i] = x;
+		hi = x > hi ? x : hi;
+		lo = x < lo ? x : lo;
+	}
+	*peak = peak16(hi, lo);
 	return acc >> 16 == 0;
 }
 
@@ -128,6 +151,8 @@ int32_t mix__normalize(mix_norm_t mode, const mix_limiter_cfg_t *cfg,
 		       const int32_t *in, unsigned n, unsigned talkers,
 		       mix_limiter_t *lim, int16_t *out, bool *limited)
 {
+	int32_t peak;
+
 	*limited = false;
 	switch (mode) {
 	case MIX_NORM_AVERAGE:
@@ -141,11 +166,8 @@ int32_t mix__normalize(mix_norm_t mode, const mix_limiter_cfg_t *cfg,
 		break;
 	case MIX_NORM_LIMITER:
 	default:
-		if (lim->gain >= 1.0f && fits16(in, n)) {
-			for (unsigned i = 0; i < n; i++)
-				out[i] = (int16_t)in[i];
-			break;
-		}
+		if (lim->gain >= 1.0f && copy_fits16(in, n, out, &peak))
+			return peak;
 		limit(cfg, in, n, lim, out, limited);
 		break;
 	}

@@ -328,8 +328,10 @@ static void on_media(mc_call_t *c, const mc_inbound_t *in)
 {
 	mc_engine_stats_t *st = &c->eng->stats;
 	uint64_t now = mc_now_ns(), expect, dt;
-	uint16_t src, seq;
+	/* Two per 20 ms frame at most; a few more for longer frames. */
+	mc_stamp_t stamps[8];
 	long n;
+	int k;
 
 	n = b64_decode(ulaw_buf, sizeof(ulaw_buf), in->payload,
 		       in->payload_len);
@@ -346,8 +348,10 @@ static void on_media(mc_call_t *c, const mc_inbound_t *in)
 				    (dt > expect ? dt - expect : expect - dt) /
 					1000);
 		}
-		if (mc_marker_scan(&c->det, ulaw_buf, (size_t)n, &src, &seq))
-			on_marker(c, src, seq, now);
+		k = mc_marker_scan(&c->det, ulaw_buf, (size_t)n, stamps,
+				   sizeof(stamps) / sizeof(*stamps));
+		for (int i = 0; i < k; i++)
+			on_marker(c, stamps[i].call, stamps[i].seq, now);
 	}
 	c->last_rx_ns = now;
 	if (c->has_rec && c->state == MC_CALL_STREAMING) {

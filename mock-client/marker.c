@@ -92,27 +92,36 @@ static int may_start(uint8_t c)
 }
 
 int mc_marker_scan(mc_marker_det_t *d, const uint8_t *frame, size_t n,
-		   uint16_t *call, uint16_t *seq)
+		   mc_stamp_t *out, size_t max)
 {
 	uint8_t join[2 * (MC_MARKER_LEN - 1)];
-	size_t i, keep;
-	int found = 0;
+	size_t i, keep, from = 0, found = 0;
 
-	/* Stamps that straddle the previous frame and this one. */
-	if (d->tail_len) {
+	/* A stamp that straddles the previous frame and this one: it ends
+	 * within this frame's first MC_MARKER_LEN - 1 bytes. */
+	if (d->tail_len && max) {
 		size_t head = n < MC_MARKER_LEN - 1 ? n : MC_MARKER_LEN - 1;
 
 		memcpy(join, d->tail, d->tail_len);
 		memcpy(join + d->tail_len, frame, head);
-		for (i = 0; i < d->tail_len && !found; i++)
-			if (may_start(join[i]))
-				found = mc_marker_read(join + i,
-						       d->tail_len + head - i,
-						       call, seq);
+		for (i = 0; i < d->tail_len && !found; i++) {
+			if (may_start(join[i]) &&
+			    mc_marker_read(join + i, d->tail_len + head - i,
+					   &out[0].call, &out[0].seq)) {
+				found = 1;
+				from = i + MC_MARKER_LEN - d->tail_len;
+			}
+		}
 	}
-	for (i = 0; i + MC_MARKER_LEN <= n && !found; i++)
-		if (may_start(frame[i]))
-			found = mc_marker_read(frame + i, n - i, call, seq);
+	/* Then every whole stamp in the frame; stamps never overlap. */
+	for (i = from; i + MC_MARKER_LEN <= n && found < max; i++) {
+		if (may_start(frame[i]) &&
+		    mc_marker_read(frame + i, n - i, &out[found].call,
+				   &out[found].seq)) {
+			found++;
+			i += MC_MARKER_LEN - 1;
+		}
+	}
 
 	/* Keep the bytes that could begin a stamp completed by the next frame.
 	 * A stamp found wholly in this frame cannot start in its last
@@ -133,5 +142,5 @@ int mc_marker_scan(mc_marker_det_t *d, const uint8_t *frame, size_t n,
 		memcpy(d->tail + d->tail_len - drop, frame, n);
 		d->tail_len = total - drop;
 	}
-	return found;
+	return (int)found;
 }

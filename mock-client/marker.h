@@ -62,12 +62,21 @@ typedef struct mc_marker_det {
 
 void mc_marker_det_init(mc_marker_det_t *d);
 
+/* One stamp read back. */
+typedef struct mc_stamp {
+	uint16_t call, seq;
+} mc_stamp_t;
+
 /*
- * Scans a received frame (and the tail kept from the previous one) for a
- * stamp. Returns 1 and fills call and seq for the first stamp found, else 0.
- * Keeps the frame's last bytes for the next call. A stamp is reported once.
+ * Scans a received frame (and the tail kept from the previous one) for
+ * stamps and returns how many it found (at most max), in stream order, in
+ * out. A frame can hold two: one that straddles the previous frame and
+ * ends early in this one, and the next whole one, as when a jitter buffer
+ * drops a sample between them (159 bytes apart, the second at byte 147 of
+ * 160). Keeps the frame's last bytes for the next call. A stamp is reported
+ * once.
  */
 int mc_marker_scan(mc_marker_det_t *d, const uint8_t *frame, size_t n,
-		   uint16_t *call, uint16_t *seq);
+		   mc_stamp_t *out, size_t max);
 
 #endif /* CHORUS_MC_MARKER_H */

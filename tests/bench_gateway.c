@@ -68,18 +68,11 @@ static double cpu_seconds(pid_t pid)
 
 static long metric(uint16_t port, const char *name)
 {
-	char body[4096], *p;
+	long v = gwt_metric(port, name);
 
-	int st = ws_http_get(port, "/metrics", body, sizeof(body), 5000);
-
-	if (st != 200) {
-		fprintf(stderr, "GET /metrics: %d\n", st);
-		return -1;
-	}
-	p = strstr(body, name);
-	if (!p)
-		fprintf(stderr, "GET /metrics: no %s in [%s]\n", name, body);
-	return p ? strtol(p + strlen(name) + 1, NULL, 10) : -1;
+	if (v < 0)
+		fprintf(stderr, "GET /metrics: %s: %s\n", name, strerror((int)-v));
+	return v;
 }
 
 static void drain(part_t *p)

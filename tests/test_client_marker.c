@@ -118,7 +118,7 @@ static void short_frame_is_refused_and_left_alone(void **state)
 static void detector_finds_stamp_at_any_offset(void **state)
 {
 	uint8_t f[FRAME];
-	uint16_t call, seq;
+	mc_stamp_t st[2];
 	mc_marker_det_t d;
 
 	(void)state;
@@ -126,16 +126,16 @@ static void detector_finds_stamp_at_any_offset(void **state)
 		mc_marker_det_init(&d);
 		tone(f, FRAME, 523, 5000, off);
 		mc_marker_write(f + off, FRAME - off, 7, (uint16_t)off);
-		assert_int_equal(mc_marker_scan(&d, f, FRAME, &call, &seq), 1);
-		assert_int_equal(call, 7);
-		assert_int_equal(seq, off);
+		assert_int_equal(mc_marker_scan(&d, f, FRAME, st, 2), 1);
+		assert_int_equal(st[0].call, 7);
+		assert_int_equal(st[0].seq, off);
 	}
 }
 
 static void detector_finds_stamp_across_two_frames(void **state)
 {
 	uint8_t stream[2 * FRAME];
-	uint16_t call, seq;
+	mc_stamp_t st[2];
 	mc_marker_det_t d;
 
 	(void)state;
@@ -145,11 +145,11 @@ static void detector_finds_stamp_across_two_frames(void **state)
 		tone(stream, sizeof(stream), 300, 5000, 0);
 		mc_marker_write(stream + FRAME - cut, FRAME + cut, 42, 9);
 		mc_marker_det_init(&d);
-		found += mc_marker_scan(&d, stream, FRAME, &call, &seq);
-		found += mc_marker_scan(&d, stream + FRAME, FRAME, &call, &seq);
+		found += mc_marker_scan(&d, stream, FRAME, st, 2);
+		found += mc_marker_scan(&d, stream + FRAME, FRAME, st, 2);
 		assert_int_equal(found, 1);
-		assert_int_equal(call, 42);
-		assert_int_equal(seq, 9);
+		assert_int_equal(st[0].call, 42);
+		assert_int_equal(st[0].seq, 9);
 	}
 }
 
@@ -159,7 +159,7 @@ static void detector_finds_every_stamp_of_a_shifted_stream(void **state)
 {
 	enum { FRAMES = 50 };
 	static uint8_t talker[(FRAMES + 1) * FRAME];
-	uint16_t call, seq;
+	mc_stamp_t st[2];
 	mc_marker_det_t d;
 
 	(void)state;
@@ -172,10 +172,15 @@ static void detector_finds_every_stamp_of_a_shifted_stream(void **state)
 		mc_marker_det_init(&d);
 		/* Output frame j = talker samples [j*160 - shift, ...). */
 		for (int j = 1; j < FRAMES; j++) {
-			if (mc_marker_scan(&d, talker + j * FRAME - shift,
-					   FRAME, &call, &seq)) {
-				assert_int_equal(seq, expect ? expect : seq);
-				expect = seq + 1;
+			int k = mc_marker_scan(&d, talker + j * FRAME - shift,
+					       FRAME, st, 2);
+
+			assert_true(k <= 1);
+			if (k) {
+				assert_int_equal(st[0].call, 3);
+				assert_int_equal(st[0].seq,
+						 expect ? expect : st[0].seq);
+				expect = st[0].seq + 1;
 				found++;
 			}
 		}
@@ -183,10 +188,113 @@ static void detector_finds_every_stamp_of_a_shifted_stream(void **state)
 	}
 }
 
+/* The end of one stamp and the whole next one in the same frame: 159
+ * bytes apart, as a jitter buffer catching up by one sample leaves them. */
+static void detector_reports_two_stamps_in_one_frame(void **state)
+{
+	uint8_t stream[3 * FRAME];
+	mc_stamp_t st[2];
+	mc_marker_det_t d;
+
+	(void)state;
+	tone(stream, sizeof(stream), 300, 5000, 0);
+	mc_marker_write(stream + FRAME - 12, MC_MARKER_LEN, 5, 16);
+	mc_marker_write(stream + 2 * FRAME - 13, MC_MARKER_LEN, 5, 17);
+	mc_marker_det_init(&d);
+	assert_int_equal(mc_marker_scan(&d, stream, FRAME, st, 2), 0);
+	assert_int_equal(mc_marker_scan(&d, stream + FRAME, FRAME, st, 2), 2);
+	assert_int_equal(st[0].seq, 16);
+	assert_int_equal(st[1].seq, 17);
+	assert_int_equal(st[0].call, 5);
+	assert_int_equal(st[1].call, 5);
+	/* Neither is reported again. */
+	assert_int_equal(mc_marker_scan(&d, stream + 2 * FRAME, FRAME, st, 2),
+			 0);
+}
+
+/* A full array stops the scan: never more than max. */
+static void detector_never_writes_past_max(void **state)
+{
+	uint8_t f[FRAME];
+	mc_stamp_t st[2] = {{0, 0}, {0xBEEF, 0xBEEF}};
+	mc_marker_det_t d;
+
+	(void)state;
+	tone(f, FRAME, 300, 5000, 0);
+	mc_marker_write(f, MC_MARKER_LEN, 1, 1);
+	mc_marker_write(f + 40, MC_MARKER_LEN, 1, 2);
+	mc_marker_det_init(&d);
+	assert_int_equal(mc_marker_scan(&d, f, FRAME, st, 1), 1);
+	assert_int_equal(st[0].seq, 1);
+	assert_int_equal(st[1].seq, 0xBEEF);
+}
+
+/*
+ * A jitter buffer correcting drift drops (or repeats) one sample per frame
+ * at the quietest point, one of the two zeros mc_marker_write() puts in
+ * the middle of each frame. Every stamp must come through exactly once and
+ * in order, whatever the alignment of the listener's frames: the stamps
+ * walk across the frame boundary one byte per frame.
+ */
+static void scan_stream_with_drift(int step)
+{
+	enum { FRAMES = 400 };
+	static uint8_t talker[FRAMES * FRAME], out[FRAMES * (FRAME + 1)];
+	mc_stamp_t st[2];
+	mc_marker_det_t d;
+	size_t len = 0;
+
+	tone(talker, sizeof(talker), 300, 5000, 0);
+	for (int k = 0; k < FRAMES; k++)
+		mc_marker_write(talker + k * FRAME, FRAME, 9, (uint16_t)k);
+	for (int k = 0; k < FRAMES; k++) {
+		const uint8_t *t = talker + k * FRAME;
+		size_t z = FRAME / 2; /* the first zero */
+
+		memcpy(out + len, t, z);
+		len += z;
+		if (step < 0) /* repeat the zero */
+			out[len++] = t[z];
+		if (step <= 0)
+			out[len++] = t[z];
+		memcpy(out + len, t + z + 1, FRAME - z - 1);
+		len += FRAME - z - 1;
+	}
+	for (size_t off = 0; off < FRAME; off++) {
+		int expect = -1;
+
+		mc_marker_det_init(&d);
+		for (size_t at = off; at + FRAME <= len; at += FRAME) {
+			int k = mc_marker_scan(&d, out + at, FRAME, st, 2);
+
+			for (int i = 0; i < k; i++) {
+				assert_int_equal(st[i].call, 9);
+				if (expect >= 0)
+					assert_int_equal(st[i].seq, expect);
+				expect = st[i].seq + 1;
+			}
+		}
+		/* All but the stamps cut by the first and last frame. */
+		assert_true(expect >= FRAMES - 2);
+	}
+}
+
+static void detector_finds_every_stamp_while_samples_are_dropped(void **state)
+{
+	(void)state;
+	scan_stream_with_drift(+1);
+}
+
+static void detector_finds_every_stamp_while_samples_are_repeated(void **state)
+{
+	(void)state;
+	scan_stream_with_drift(-1);
+}
+
 static void detector_reports_a_stamp_once(void **state)
 {
 	uint8_t f[FRAME], g[FRAME];
-	uint16_t call, seq;
+	mc_stamp_t st[2];
 	mc_marker_det_t d;
 
 	(void)state;
@@ -194,14 +302,14 @@ static void detector_reports_a_stamp_once(void **state)
 	tone(f, FRAME, 300, 5000, 0);
 	mc_marker_write(f + FRAME - MC_MARKER_LEN, MC_MARKER_LEN, 1, 2);
 	tone(g, FRAME, 300, 5000, FRAME);
-	assert_int_equal(mc_marker_scan(&d, f, FRAME, &call, &seq), 1);
-	assert_int_equal(mc_marker_scan(&d, g, FRAME, &call, &seq), 0);
+	assert_int_equal(mc_marker_scan(&d, f, FRAME, st, 2), 1);
+	assert_int_equal(mc_marker_scan(&d, g, FRAME, st, 2), 0);
 }
 
 static void tones_noise_and_silence_carry_no_stamp(void **state)
 {
 	uint8_t f[FRAME];
-	uint16_t call, seq;
+	mc_stamp_t st[2];
 	mc_marker_det_t d;
 	int found = 0;
 
@@ -210,14 +318,14 @@ static void tones_noise_and_silence_carry_no_stamp(void **state)
 	mc_marker_det_init(&d);
 	for (int hz = 100; hz < 4000; hz += 7) {
 		tone(f, FRAME, hz, 2000 + hz, (size_t)hz);
-		found += mc_marker_scan(&d, f, FRAME, &call, &seq);
+		found += mc_marker_scan(&d, f, FRAME, st, 2);
 	}
 	memset(f, 0xFF, sizeof(f));
-	found += mc_marker_scan(&d, f, FRAME, &call, &seq);
+	found += mc_marker_scan(&d, f, FRAME, st, 2);
 	for (int i = 0; i < 20000; i++) {
 		for (int j = 0; j < FRAME; j++)
 			f[j] = (uint8_t)ts_rand();
-		found += mc_marker_scan(&d, f, FRAME, &call, &seq);
+		found += mc_marker_scan(&d, f, FRAME, st, 2);
 	}
 	/* Random bytes: the chance per position is 2^-52 (13 codes, 4 bits
 	 * of exponent/sign each) times the magic; none expected. */
@@ -236,6 +344,10 @@ int main(void)
 	    cmocka_unit_test(detector_finds_stamp_at_any_offset),
 	    cmocka_unit_test(detector_finds_stamp_across_two_frames),
 	    cmocka_unit_test(detector_finds_every_stamp_of_a_shifted_stream),
+	    cmocka_unit_test(detector_reports_two_stamps_in_one_frame),
+	    cmocka_unit_test(detector_never_writes_past_max),
+	    cmocka_unit_test(detector_finds_every_stamp_while_samples_are_dropped),
+	    cmocka_unit_test(detector_finds_every_stamp_while_samples_are_repeated),
 	    cmocka_unit_test(detector_reports_a_stamp_once),
 	    cmocka_unit_test(tones_noise_and_silence_carry_no_stamp),
 	};

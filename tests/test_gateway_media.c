@@ -213,13 +213,11 @@ static double total_power(int i)
 
 static long metric(const char *name)
 {
-	char body[4096], *p;
+	long v = gwt_metric(gw.port, name);
 
-	assert_int_equal(
-	    ws_http_get(gw.port, "/metrics", body, sizeof(body), T), 200);
-	p = strstr(body, name);
-	assert_non_null(p);
-	return strtol(p + strlen(name) + 1, NULL, 10);
+	if (v < 0)
+		fail_msg("GET /metrics: %s: %ld", name, v);
+	return v;
 }
 
 static const double freqs[] = {400, 700, 1100};
@@ -338,6 +336,46 @@ static void a_room_spans_workers(void **state)
 	stop_gw();
 }
 
+/* A talker that stalls for 300 ms and then sends the backlog at once: the
+ * listener's mix conceals the gap, the backlog is far behind its slots and
+ * is dropped, and both are counted, in the call's leave line and, once it
+ * has left, in /metrics. */
+static void late_audio_is_dropped_and_counted(void **state)
+{
+	long late = -1, concealed;
+
+	start_gw(NULL);
+	join(0, "lag", 500, 0.25);
+	join(1, "lag", 0, 0);
+	run(600, true);
+	calls[1].open = false; /* the listener sits this out */
+	run(300, false);
+	for (int k = 0; k < 15; k++)
+		send_frame(&calls[0]);
+	calls[1].open = true;
+	run(600, true);
+	assert_true(heard_tone(1, 500) > 1e-3); /* the call went on */
+	leave(0);
+	for (int i = 0; i < 200 && late <= 0; i++) {
+		usleep(10000);
+		late = metric("chorus_late_frames_total");
+	}
+	concealed = metric("chorus_concealed_frames_total");
+	printf("late %ld, concealed %ld\n", late, concealed);
+	/* 15 frames came 300 ms late; only those still within the 40 ms
+	 * jitter target and 30 ms window of their slot (3 or so) can play.
+	 * (No upper bound: a stall of this busy machine can make more.) */
+	assert_true(late >= 10);
+	/* Ticks with nothing to play during the stall: held, concealed. */
+	assert_true(concealed >= 5);
+	assert_int_equal(gwt_log_value(&gw, "leave room=lag seat=1", "late="),
+			 late);
+	assert_int_equal(
+	    gwt_log_value(&gw, "leave room=lag seat=1", "concealed="),
+	    concealed);
+	stop_gw();
+}
+
 static void output_is_paced_one_frame_per_tick(void **state)
 {
 	unsigned before, got;
@@ -406,6 +444,8 @@ int main(void)
 	    cmocka_unit_test_teardown(echo_mode_lets_a_lone_caller_hear_itself,
 				      kill_gw),
 	    cmocka_unit_test_teardown(a_room_spans_workers, kill_gw),
+	    cmocka_unit_test_teardown(late_audio_is_dropped_and_counted,
+				      kill_gw),
 	    cmocka_unit_test_teardown(batching_or_not_keeps_one_frame_per_tick,
 				      kill_gw),
 	    cmocka_unit_test_teardown(output_is_paced_one_frame_per_tick,

@@ -101,7 +101,7 @@ static void seats_are_lowest_free_and_limits_hold(void **state)
 	assert_int_equal(gw_registry_join(r, "a", NULL, &u, &m[2]), 0);
 	assert_int_equal(m[2].seat, 3);
 	assert_int_equal(gw_registry_join(r, "a", NULL, &u, &m[3]), -EUSERS);
-	gw_registry_leave(r, &m[1]);
+	gw_registry_leave(r, &m[1], NULL);
 	assert_int_equal(gw_registry_join(r, "a", NULL, &u, &m[1]), 0);
 	assert_int_equal(m[1].seat, 2);
 	/* Rooms: "a" and "b" fit, "c" does not. */
@@ -115,7 +115,7 @@ static void seats_are_lowest_free_and_limits_hold(void **state)
 	/* The two rooms' clocks went to different workers. */
 	assert_int_not_equal(m[0].room->owner, m[3].room->owner);
 	for (int i = 0; i < 4; i++)
-		gw_registry_leave(r, &m[i]);
+		gw_registry_leave(r, &m[i], NULL);
 	gw_registry_free(r);
 }
 
@@ -130,14 +130,14 @@ static void creator_sets_password_until_room_empties(void **state)
 	assert_int_equal(gw_registry_join(r, "s", NULL, &u, &b), -EACCES);
 	assert_int_equal(gw_registry_join(r, "s", "PW", &u, &b), -EACCES);
 	assert_int_equal(gw_registry_join(r, "s", "pw", &u, &b), 0);
-	gw_registry_leave(r, &b);
+	gw_registry_leave(r, &b, NULL);
 	first = a.room;
-	gw_registry_leave(r, &a);
+	gw_registry_leave(r, &a, NULL);
 	/* Emptied: its clock would free it; the name is free again. */
 	assert_true(gw_registry_clock_idle(r, first));
 	assert_int_equal(gw_registry_join(r, "s", "other", &u, &a), 0);
 	assert_true(a.created);
-	gw_registry_leave(r, &a);
+	gw_registry_leave(r, &a, NULL);
 	gw_registry_free(r);
 }
 
@@ -164,7 +164,7 @@ static void config_rooms_exist_without_auto_create(void **state)
 	assert_int_equal(gw_registry_join(r, "board", "x", &u, &b), -EUSERS);
 	assert_true(a.start_timer);
 	room = a.room;
-	gw_registry_leave(r, &a);
+	gw_registry_leave(r, &a, NULL);
 	/* An administrator's room stays when empty; its clock stops, and
 	 * starts again with the next call. */
 	assert_true(gw_registry_clock_idle(r, room));
@@ -172,7 +172,7 @@ static void config_rooms_exist_without_auto_create(void **state)
 	assert_false(a.created);
 	assert_ptr_equal(a.room, room);
 	assert_true(a.start_timer);
-	gw_registry_leave(r, &a);
+	gw_registry_leave(r, &a, NULL);
 	gw_registry_free(r);
 	gw_config_free(&c);
 }

@@ -156,6 +156,27 @@ long gwt_log_value(gwt_proc_t *g, const char *needle, const char *key)
 	return v;
 }
 
+long gwt_metric(uint16_t port, const char *name)
+{
+	char body[8192];
+	size_t len = strlen(name);
+	int st = ws_http_get(port, "/metrics", body, sizeof(body), 5000);
+
+	if (st < 0)
+		return st;
+	if (st != 200)
+		return -EPROTO;
+	/* A whole line "name value": never a longer name that starts so. */
+	for (const char *line = body; line && *line;) {
+		if (!strncmp(line, name, len) && line[len] == ' ')
+			return strtol(line + len + 1, NULL, 10);
+		line = strchr(line, '\n');
+		if (line)
+			line++;
+	}
+	return -ENOENT;
+}
+
 int gwt_call(ws_client_t *c, uint16_t port, const char *path,
 	     const char *stream_sid, const char *room, const char *password)
 {
