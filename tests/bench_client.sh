@@ -60,6 +60,21 @@ field() { # field NAME FILE: a number from the flat JSON summary
 	sed -n "s/.*\"$1\":\([-0-9.e]*\).*/\1/p" "$2" | head -1
 }
 
+# gateway_losses PORT -> what the gateway itself counted as lost or late,
+# so a loss the generator sees can be told apart from one the gateway made
+# knowingly (late audio, concealment, slow readers, skipped ticks).
+gateway_losses() {
+	python3 - "$1" <<'PY' 2>/dev/null
+import sys, urllib.request
+body = urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1],
+                              timeout=5).read().decode()
+m = dict(l.split() for l in body.splitlines() if l.count(" ") == 1)
+print(" ".join("%s %s" % (k, m.get("chorus_%s_total" % k, "?")) for k in
+               ("late_frames", "concealed_frames", "capped_frames",
+                "dropped_in", "dropped_out", "ticks_skipped")))
+PY
+}
+
 # run SERVER-NAME PARTICIPANTS SECONDS -> one table row in $tmp/rows
 run() {
 	name=$1 n=$2 secs=$3
@@ -85,8 +100,10 @@ run() {
 		--duration "$secs" --expect $expect --connect-rate 4 \
 		--json "$tmp/r.json" "ws://127.0.0.1:$port/" >"$tmp/client.out" 2>&1
 	t1=$(cpu_ticks $server_pid)
+	[ "$name" = gateway ] && sleep 0.5 && counted=$(gateway_losses "$port")
 	kill $server_pid; wait $server_pid 2>/dev/null; server_pid=""
 	cat "$tmp/client.out" | sed 's/^/    /' | grep -v '^    {'
+	[ "$name" = gateway ] && echo "      gateway counted: ${counted:-no /metrics}"
 	if [ ! -s "$tmp/r.json" ]; then
 		echo "bench_client: no result for $name $n"; return
 	fi
