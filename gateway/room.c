@@ -284,13 +284,17 @@ void gw_registry_leave(gw_registry_t *r, gw_member_t *m,
 		return;
 	pthread_mutex_lock(&r->lock);
 	if (m->p) {
+		/* The room plays out what the call still had buffered (the
+		 * jitter target's worth), then frees the participant itself:
+		 * a caller who hangs up mid-word is heard to the end. */
 		pthread_mutex_lock(&room->lock);
-		mix_room_remove(room->mix, m->p);
-		pthread_mutex_unlock(&room->lock);
-		/* Out of the room: no tick touches it any more. */
 		if (final)
 			mix_participant_stats(m->p, final);
-		mix_participant_free(m->p);
+		if (mix_room_retire(room->mix, m->p) < 0) {
+			mix_room_remove(room->mix, m->p);
+			mix_participant_free(m->p);
+		}
+		pthread_mutex_unlock(&room->lock);
 	}
 	room->seats[m->seat - 1] = false;
 	if (atomic_fetch_sub(&room->members, 1) == 1 && !room->admin) {

@@ -95,7 +95,8 @@ void gw_registry_free(gw_registry_t *r);
 int gw_registry_join(gw_registry_t *r, const char *name, const char *password,
 		     void *user, gw_member_t *m);
 
-/* Takes the call out of its room and frees its mixer participant; the room,
+/* Takes the call out of its room; its mixer participant plays out what it
+ * still has buffered and is then freed by the room's tick; the room,
  * once empty, is forgotten (auto-created) or kept (admin). If final is not
  * NULL it gets the participant's mixer statistics as they stood when it left
  * (all zero if it never had a participant). */

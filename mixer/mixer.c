@@ -73,6 +73,10 @@ struct mix_participant {
 	double gate_energy; /* loud when the frame's sum of squares >= this */
 
 	bool talking, mixed;
+	/* Left, still playing out its buffer: mixed, never a listener,
+	 * freed by the room after retire_left more ticks at most. */
+	bool retiring;
+	unsigned retire_left;
 	unsigned loud_run, quiet_run;
 	uint64_t energy; /* sum of squares of the last frame, before gain */
 
@@ -97,6 +101,7 @@ struct mix_room {
 
 	mix_participant_t **parts;
 	unsigned n, cap;
+	unsigned retiring; /* of the n, how many are retiring */
 	mix_participant_t **talkers;
 	mix_out_t *mixes;
 	mix_listener_t *listeners;
@@ -209,8 +214,13 @@ void mix_room_free(mix_room_t *room)
 {
 	if (!room)
 		return;
-	for (unsigned i = 0; i < room->n; i++)
-		room->parts[i]->room = NULL;
+	for (unsigned i = 0; i < room->n; i++) {
+		mix_participant_t *p = room->parts[i];
+
+		p->room = NULL;
+		if (p->retiring) /* the room's own now */
+			mix_participant_free(p);
+	}
 	free(room->parts);
 	free(room->talkers);
 	free(room->mixes);
@@ -231,7 +241,12 @@ unsigned mix_room_frame_samples(const mix_room_t *room)
 
 unsigned mix_room_count(const mix_room_t *room)
 {
-	return room ? room->n : 0;
+	return room ? room->n - room->retiring : 0;
+}
+
+unsigned mix_room_retiring(const mix_room_t *room)
+{
+	return room ? room->retiring : 0;
 }
 
 static double dbfs(double mean_square)
@@ -315,7 +330,24 @@ int mix_room_remove(mix_room_t *room, mix_participant_t *p)
 			break;
 		}
 	}
+	if (p->retiring)
+		room->retiring--;
 	p->room = NULL;
+	return 0;
+}
+
+int mix_room_retire(mix_room_t *room, mix_participant_t *p)
+{
+	if (!room || !p || p->room != room || p->retiring)
+		return -ENOENT;
+	p->retiring = true;
+	p->user = NULL;
+	/* What it can still hold: the target delay, a frame being filled,
+	 * and one frame of drift correction. */
+	p->retire_left = (room->s.jitter_target_ms + room->s.frame_ms - 1) /
+			     room->s.frame_ms +
+			 2;
+	room->retiring++;
 	return 0;
 }
 
@@ -595,12 +627,38 @@ static void take_frame(mix_room_t *r, mix_participant_t *p, uint64_t now,
 
 	mix__ring_drain(&p->ring, drain_one, &d);
 	p->in = prev == p->frames[0] ? p->frames[1] : p->frames[0];
-	mix__jb_take(&p->jb, now, p->in, prev);
+	int got = mix__jb_take(&p->jb, now, p->in, prev);
+
 	p->energy = energy_of(p->in, r->frame);
-	if (gate(r, p))
+	if (p->retiring) {
+		/* Its buffered audio plays out through the gate as before;
+		 * once nothing real is left (or time is up) it is done. No
+		 * events: nobody holds it any more. */
+		gate(r, p);
+		if (got != MIX_JB_AUDIO || p->retire_left-- == 0) {
+			p->mixed = false;
+			p->retire_left = 0;
+			return;
+		}
+	} else if (gate(r, p)) {
 		r->events[(*n_events)++] = (mix_talk_event_t){
 			.p = p, .talking = p->talking};
+	}
 	p->mixed = p->talking;
+}
+
+/* Frees the retiring participants that have played out. */
+static void reap(mix_room_t *r)
+{
+	for (unsigned i = 0; i < r->n;) {
+		mix_participant_t *p = r->parts[i];
+
+		if (p->retiring && p->retire_left == 0) {
+			mix_participant_free(p); /* removes it from r */
+			continue;
+		}
+		i++;
+	}
 }
 
 int mix_room_tick(mix_room_t *r, uint64_t now_ns, mix_tick_t *out)
@@ -636,10 +694,16 @@ int mix_room_tick(mix_room_t *r, uint64_t now_ns, mix_tick_t *out)
 
 	/* Distinct mixes are listed as first needed. */
 	int silence = -1, shared = -1;
+	unsigned n_listeners = 0;
 
 	for (unsigned i = 0; i < r->n; i++) {
 		mix_participant_t *p = r->parts[i];
 		bool alone = r->n == 1;
+
+		if (p->retiring) {
+			p->priv_live = false;
+			continue;
+		}
 		bool hears_total = !p->deaf && n_talkers &&
 				   (alone ? r->s.echo : !p->mixed);
 		bool hears_minus = !p->deaf && !alone && p->mixed &&
@@ -665,20 +729,23 @@ int mix_room_tick(mix_room_t *r, uint64_t now_ns, mix_tick_t *out)
 			mix = (unsigned)silence;
 		}
 		p->priv_live = hears_minus;
-		r->listeners[i] = (mix_listener_t){.p = p, .mix = mix};
+		r->listeners[n_listeners++] = (mix_listener_t){.p = p,
+							       .mix = mix};
 	}
 	if (shared < 0)
 		mix__limiter_idle(&r->lim, &r->shared.lim, f);
 
 	r->ticks++;
 	r->talkers_last = n_talkers;
+	if (r->retiring)
+		reap(r);
 	r->mixes_last = n_mixes;
 	*out = (mix_tick_t){
 		.tick = r->ticks,
 		.mixes = r->mixes,
 		.n_mixes = n_mixes,
 		.listeners = r->listeners,
-		.n_listeners = r->n,
+		.n_listeners = n_listeners,
 		.events = r->events,
 		.n_events = n_events,
 	};

@@ -111,11 +111,13 @@ typedef struct mix_room_stats {
  * Returns NULL on invalid settings or out of memory.
  */
 mix_room_t *mix_room_new(const mix_settings_t *settings);
-/* Frees the room. Its participants must have been removed first. */
+/* Frees the room and any participant still retiring. Its other participants
+ * must have been removed first. */
 void mix_room_free(mix_room_t *room);
 const mix_settings_t *mix_room_settings(const mix_room_t *room);
 /* Number of samples in one frame: rate * frame_ms / 1000. */
 unsigned mix_room_frame_samples(const mix_room_t *room);
+/* Participants in room, not counting those retiring. */
 unsigned mix_room_count(const mix_room_t *room);
 void mix_room_stats(const mix_room_t *room, mix_room_stats_t *out);
 
@@ -136,6 +138,20 @@ void *mix_participant_user(const mix_participant_t *p);
 int mix_room_add(mix_room_t *room, mix_participant_t *p);
 /* Removes p; it is not mixed from the next tick. Returns 0 or -ENOENT. */
 int mix_room_remove(mix_room_t *room, mix_participant_t *p);
+/*
+ * Hands p, which has left, over to its room so that what is still in its
+ * jitter buffer is heard: a caller that hangs up mid-word is not cut off by
+ * the target delay. From the next tick p is in no tick result (no listener
+ * entry, no talk event; its user pointer is forgotten), but its buffered
+ * audio is mixed for the others, through the gate as before, until nothing
+ * real is left or jitter_target_ms + 2 frames have passed; then the tick
+ * frees p. The producer must have stopped pushing, and the caller must not
+ * touch p again. mix_room_free() frees a p still retiring. Returns 0, or
+ * -ENOENT if p is not in room (or already retiring).
+ */
+int mix_room_retire(mix_room_t *room, mix_participant_t *p);
+/* Participants retiring in room: it needs ticks until this is 0. */
+unsigned mix_room_retiring(const mix_room_t *room);
 
 void mix_participant_set_muted(mix_participant_t *p, bool muted); /* not mixed */
 void mix_participant_set_deaf(mix_participant_t *p, bool deaf); /* hears silence */

@@ -671,6 +671,84 @@ static void join_and_leave_mid_stream(void **state)
 	fx_close(&fx);
 }
 
+/* A talker that leaves right after its last frame is heard to the end: the
+ * frames still in its jitter buffer play out, exactly, then it is gone. */
+static void retiring_participant_is_heard_to_its_last_frame(void **state)
+{
+	room_fx_t fx;
+	mix_tick_t t;
+	mix_participant_t *gone;
+	const unsigned last = 19; /* p[1]'s last frame */
+
+	fx_open(&fx, NULL, 3);
+	gone = fx.p[1];
+	for (unsigned k = 0; k <= last + SIM_DELAY + 3; k++) {
+		/* p[1] says 3000 + 10 k in frame k (loud enough for the
+		 * gate); the others are silent. */
+		int16_t v[3] = {0, (int16_t)(3000 + 10 * k), 0};
+
+		if (k == last + 1) {
+			fx.p[1] = NULL; /* the room's now */
+			assert_int_equal(mix_room_retire(fx.room, gone), 0);
+			assert_int_equal(mix_room_retire(fx.room, gone),
+					 -ENOENT);
+			assert_int_equal(mix_room_count(fx.room), 2);
+			assert_int_equal(mix_room_retiring(fx.room), 1);
+		}
+		fx_step_const(&fx, k, v, &t);
+		if (k > last) {
+			/* Nobody hears through it or about it any more. */
+			assert_int_equal(t.n_listeners, 2);
+			for (unsigned i = 0; i < t.n_listeners; i++)
+				assert_ptr_not_equal(t.listeners[i].p, gone);
+			for (unsigned i = 0; i < t.n_events; i++)
+				assert_ptr_not_equal(t.events[i].p, gone);
+		}
+		if (k < SIM_DELAY + 3)
+			continue; /* the gate's onset */
+		int want = k - SIM_DELAY <= last
+			       ? 3000 + 10 * (int)(k - SIM_DELAY)
+			       : 0;
+
+		assert_pcm_const(sim_heard(&t, fx.p[0]), fx.f, want);
+		assert_pcm_const(sim_heard(&t, fx.p[2]), fx.f, want);
+	}
+	/* Played out: freed by the tick (ASan would see a leak). */
+	assert_int_equal(mix_room_retiring(fx.room), 0);
+	assert_int_equal(mix_room_count(fx.room), 2);
+	fx_close(&fx);
+}
+
+/* The room is freed while a participant is still playing out: it goes too
+ * (make asan fails on a leak otherwise). */
+static void room_free_frees_a_retiring_participant(void **state)
+{
+	room_fx_t fx;
+	mix_tick_t t;
+	int16_t v[2] = {0, 5000};
+
+	fx_open(&fx, NULL, 2);
+	for (unsigned k = 0; k < 5; k++)
+		fx_step_const(&fx, k, v, &t);
+	assert_int_equal(mix_room_retire(fx.room, fx.p[1]), 0);
+	fx.p[1] = NULL;
+	assert_int_equal(mix_room_retiring(fx.room), 1);
+	fx_close(&fx);
+}
+
+static void retire_refuses_a_stranger(void **state)
+{
+	room_fx_t a, b;
+
+	fx_open(&a, NULL, 1);
+	fx_open(&b, NULL, 1);
+	assert_int_equal(mix_room_retire(a.room, b.p[0]), -ENOENT);
+	assert_int_equal(mix_room_retire(NULL, a.p[0]), -ENOENT);
+	assert_int_equal(mix_room_retiring(a.room), 0);
+	fx_close(&a);
+	fx_close(&b);
+}
+
 static void alone_hears_silence_or_itself_in_echo_mode(void **state)
 {
 	for (int echo = 0; echo <= 1; echo++) {
@@ -741,6 +819,9 @@ int main(void)
 		cmocka_unit_test(deaf_participant_hears_silence_but_is_heard),
 		cmocka_unit_test(gain_scales_what_a_participant_sends),
 		cmocka_unit_test(join_and_leave_mid_stream),
+		cmocka_unit_test(retiring_participant_is_heard_to_its_last_frame),
+		cmocka_unit_test(room_free_frees_a_retiring_participant),
+		cmocka_unit_test(retire_refuses_a_stranger),
 		cmocka_unit_test(alone_hears_silence_or_itself_in_echo_mode),
 		cmocka_unit_test(dtmf_is_recorded),
 	};
