@@ -570,13 +570,39 @@ static int read_stamped(ws_client_t *c, const char *sid, stamps_t *st)
 	return n;
 }
 
+/* The talker's frame seq, stamped (call 7): a 440 Hz tone carrying the
+ * stamp, sent with the stream timestamp seq * 20 ms. What the talker hears
+ * (silence) is read and dropped, to keep its window open. */
+static void send_stamped(ws_client_t *talker, const char *sid, int seq)
+{
+	uint8_t ulaw[160];
+
+	gwt_tone(ulaw, sizeof(ulaw), 440, 0.2, (uint64_t)seq * 160);
+	mc_marker_write(ulaw, sizeof(ulaw), 7, (uint16_t)seq);
+	assert_int_equal(gwt_send_media(talker, sid, (uint32_t)seq,
+					(uint32_t)seq * 20, ulaw, sizeof(ulaw)),
+			 0);
+	while (ws_recv(talker, 0) == WS_OP_TEXT)
+		;
+}
+
+/* Sleeps until *next + 20 ms, an absolute deadline, and moves *next on. */
+static void next_frame(struct timespec *next)
+{
+	next->tv_nsec += 20000000;
+	if (next->tv_nsec >= 1000000000) {
+		next->tv_nsec -= 1000000000;
+		next->tv_sec++;
+	}
+	clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, next, NULL);
+}
+
 static void paused_reader_resumes_in_order_with_drops_counted(void **state)
 {
 	const char *leave = "streamSid=MZpause callSid=CAMZpause in=";
 	enum { PAUSE = 150, TOTAL = 250 }; /* frames of 20 ms */
 	stamps_t st = {.last = -1};
 	ws_client_t talker, reader;
-	uint8_t ulaw[160];
 	struct timespec next;
 	int stale = 0;
 	long dropped;
@@ -595,24 +621,12 @@ static void paused_reader_resumes_in_order_with_drops_counted(void **state)
 	mc_marker_det_init(&st.det);
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	for (int seq = 0; seq < TOTAL; seq++) {
-		gwt_tone(ulaw, sizeof(ulaw), 440, 0.2, (uint64_t)seq * 160);
-		mc_marker_write(ulaw, sizeof(ulaw), 7, (uint16_t)seq);
-		assert_int_equal(gwt_send_media(&talker, "MZtalk", (uint32_t)seq,
-						(uint32_t)seq * 20, ulaw,
-						sizeof(ulaw)),
-				 0);
-		while (ws_recv(&talker, 0) == WS_OP_TEXT)
-			; /* the talker hears silence: keep its window open */
+		send_stamped(&talker, "MZtalk", seq);
 		if (seq == PAUSE) /* what was kept while it did not read */
 			stale = read_stamped(&reader, "MZpause", &st);
 		else if (seq > PAUSE)
 			read_stamped(&reader, "MZpause", &st);
-		next.tv_nsec += 20000000;
-		if (next.tv_nsec >= 1000000000) {
-			next.tv_nsec -= 1000000000;
-			next.tv_sec++;
-		}
-		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+		next_frame(&next);
 	}
 	for (int i = 0; i < 15; i++) { /* the last frames' mixing delay */
 		usleep(20000);
@@ -649,7 +663,6 @@ static void a_caller_who_hangs_up_is_heard_to_the_last_frame(void **state)
 	enum { TOTAL = 50 };
 	stamps_t st = {.last = -1};
 	ws_client_t talker, reader;
-	uint8_t ulaw[160];
 	struct timespec next;
 	long late;
 
@@ -661,21 +674,9 @@ static void a_caller_who_hangs_up_is_heard_to_the_last_frame(void **state)
 	mc_marker_det_init(&st.det);
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	for (int seq = 0; seq < TOTAL; seq++) {
-		gwt_tone(ulaw, sizeof(ulaw), 440, 0.2, (uint64_t)seq * 160);
-		mc_marker_write(ulaw, sizeof(ulaw), 7, (uint16_t)seq);
-		assert_int_equal(gwt_send_media(&talker, "MZtail", (uint32_t)seq,
-						(uint32_t)seq * 20, ulaw,
-						sizeof(ulaw)),
-				 0);
-		while (ws_recv(&talker, 0) == WS_OP_TEXT)
-			;
+		send_stamped(&talker, "MZtail", seq);
 		read_stamped(&reader, "MZhear", &st);
-		next.tv_nsec += 20000000;
-		if (next.tv_nsec >= 1000000000) {
-			next.tv_nsec -= 1000000000;
-			next.tv_sec++;
-		}
-		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+		next_frame(&next);
 	}
 	assert_int_equal(ws_send_text(&talker, "{\"event\":\"stop\","
 					       "\"sequenceNumber\":\"51\","
