@@ -244,76 +244,78 @@ static pid_t start_echo(int *port)
 	return pid;
 }
 
-static void caller_downmixes_resamples_and_records_its_echo(void **state)
+/* One call through the echo baseline: plays a 1 s tone made as the given
+ * WAV (rate, channels, format), with the client's extra arguments, and
+ * records what comes back. Returns the client's output; *x (malloc) and *n
+ * get the recording. */
+static const char *echo_call(const char *tag, int rate, int channels,
+			     int format, double hz, char *const extra[],
+			     int16_t **x, size_t *n)
 {
-	char wav[300], rec[300], out[300], url[100];
-	size_t n;
-	int16_t *x;
-	int port;
+	char wav[400], rec[400], out[400], url[100], name[64];
+	char *argv[24] = {(char *)client_bin(), url,	 "--play", wav,
+			  "--record",		rec,	 NULL};
+	int port, i = 6, rc;
 	pid_t echo = start_echo(&port);
 
-	(void)state;
-	path_in(wav, sizeof(wav), "stereo44k.wav");
-	path_in(rec, sizeof(rec), "echo-heard.wav");
-	path_in(out, sizeof(out), "echo-caller.out");
-	make_tone(wav, 44100, 2, SF_FORMAT_FLOAT, 440, 1.0);
+	snprintf(name, sizeof(name), "%s.wav", tag);
+	path_in(wav, sizeof(wav), name);
+	snprintf(name, sizeof(name), "%s-heard.wav", tag);
+	path_in(rec, sizeof(rec), name);
+	snprintf(name, sizeof(name), "%s-caller.out", tag);
+	path_in(out, sizeof(out), name);
+	make_tone(wav, rate, channels, format, hz, 1.0);
 	snprintf(url, sizeof(url), "ws://127.0.0.1:%d/rooms/demo", port);
-	{
-		char *argv[] = {
-		    (char *)client_bin(), url,	"--play", wav, "--record", rec,
-		    "--password",	  "pw", NULL};
+	for (int k = 0; extra[k] && i < 23; k++)
+		argv[i++] = extra[k];
+	argv[i] = NULL;
+	rc = wait_for(spawn(argv, out), 30);
+	stop(echo); /* first: a failed call must not leave it running */
+	assert_int_equal(rc, 0);
+	*x = read_recording(rec, n);
+	return slurp(out);
+}
 
-		assert_int_equal(wait_for(spawn(argv, out), 30), 0);
-	}
-	stop(echo);
-	/* 1 s of audio is 50 frames of 20 ms. */
-	assert_non_null(strstr(slurp(out), "sent 50 frames, received 50"));
-	x = read_recording(rec, &n);
-	assert_true(n >= 7600 && n <= 8000);
-	assert_true(tone_share(x + 800, n - 1600, 440) > 0.8);
-	assert_true(tone_share(x + 800, n - 1600, 700) < 0.05);
+static void caller_downmixes_resamples_and_records_its_echo(void **state)
+{
+	char *const extra[] = {"--password", "pw", NULL};
+	double share440, share700;
+	const char *out;
+	int16_t *x;
+	size_t n;
+
+	(void)state;
+	out = echo_call("stereo44k", 44100, 2, SF_FORMAT_FLOAT, 440, extra, &x,
+			&n);
+	share440 = tone_share(x + 800, n - 1600, 440);
+	share700 = tone_share(x + 800, n - 1600, 700);
 	free(x);
+	/* 1 s of audio is 50 frames of 20 ms. */
+	assert_non_null(strstr(out, "sent 50 frames, received 50"));
+	assert_true(n >= 7600 && n <= 8000);
+	assert_true(share440 > 0.8);
+	assert_true(share700 < 0.05);
 }
 
 static void odd_chunks_with_jitter_still_deliver_all_audio(void **state)
 {
-	char wav[300], rec[300], out[300], url[100];
-	size_t n;
+	/* 33-byte frames (4.125 ms), each held back up to 15 ms. */
+	char *const extra[] = {"--chunk", "33", "--jitter", "15",
+			       "--seed",  "7",	NULL};
+	const char *out;
+	double share;
 	int16_t *x;
-	int port;
-	pid_t echo = start_echo(&port);
+	size_t n;
 
 	(void)state;
-	path_in(wav, sizeof(wav), "mono16k24.wav");
-	path_in(rec, sizeof(rec), "jitter-heard.wav");
-	path_in(out, sizeof(out), "jitter-caller.out");
-	make_tone(wav, 16000, 1, SF_FORMAT_PCM_24, 600, 1.0);
-	snprintf(url, sizeof(url), "ws://127.0.0.1:%d/rooms/demo", port);
-	{
-		/* 33-byte frames (4.125 ms), each held back up to 15 ms. */
-		char *argv[] = {(char *)client_bin(),
-				url,
-				"--play",
-				wav,
-				"--record",
-				rec,
-				"--chunk",
-				"33",
-				"--jitter",
-				"15",
-				"--seed",
-				"7",
-				NULL};
-
-		assert_int_equal(wait_for(spawn(argv, out), 30), 0);
-	}
-	stop(echo);
-	/* 8000 samples in 33-byte frames: 243 frames, the last one padded. */
-	assert_non_null(strstr(slurp(out), "sent 243 frames, received 243"));
-	x = read_recording(rec, &n);
-	assert_true(n >= 7900 && n <= 8100);
-	assert_true(tone_share(x + 800, n - 1600, 600) > 0.8);
+	out = echo_call("mono16k24", 16000, 1, SF_FORMAT_PCM_24, 600, extra, &x,
+			&n);
+	share = tone_share(x + 800, n - 1600, 600);
 	free(x);
+	/* 8000 samples in 33-byte frames: 243 frames, the last one padded. */
+	assert_non_null(strstr(out, "sent 243 frames, received 243"));
+	assert_true(n >= 7900 && n <= 8100);
+	assert_true(share > 0.8);
 }
 
 static json_t *run_load(const char *url, const char *extra[], double timeout,
