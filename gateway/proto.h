@@ -22,6 +22,20 @@
 
 #define GW_SID_MAX 128 /* longest streamSid/callSid/accountSid accepted */
 
+/* The codes a call is closed with, and when (docs/protocol.md). */
+typedef enum gw_close_code {
+	GW_CLOSE_NORMAL = 1000,	      /* stop received */
+	GW_CLOSE_GOING_AWAY = 1001,   /* the server is shutting down */
+	GW_CLOSE_UNSUPPORTED = 1003,  /* a binary frame */
+	GW_CLOSE_INVALID = 1007,      /* not JSON of the expected shape */
+	GW_CLOSE_TOO_BIG = 1009,      /* a message over --max-frame */
+	GW_CLOSE_INTERNAL = 1011,     /* out of memory, say */
+	GW_CLOSE_BAD_PASSWORD = 4001, /* wrong room password */
+	GW_CLOSE_NO_ROOM = 4004,      /* no such room, auto-creation off */
+	GW_CLOSE_TIMEOUT = 4008,      /* no start in time */
+	GW_CLOSE_FULL = 4029,	      /* the room or the server is full */
+} gw_close_code_t;
+
 typedef enum gw_event {
 	GW_EV_UNKNOWN = 0, /* a valid object with an event we do not know */
 	GW_EV_CONNECTED,

@@ -1,3 +1,6 @@
+/*
+ * room.c - the room registry, admission and room names (room.h).
+ */
 #include "gateway/room.h"
 
 #include <errno.h>
@@ -15,8 +18,6 @@ struct gw_registry {
 	unsigned max_per_room;
 	bool auto_create;
 	mix_settings_t mix;
-	unsigned n_workers;
-	unsigned *clocks; /* clocks per worker */
 };
 
 bool gw_room_name_valid(const char *s, size_t len)
@@ -107,9 +108,12 @@ static gw_room_t *room_new(const char *name, const char *password, unsigned max,
 	room->max_participants = max;
 	room->seats = calloc(max, sizeof(*room->seats));
 	room->mix = mix_room_new(mix);
-	if (room->mix)
-		room->period_ns =
+	if (room->mix) {
+		room->tick.mix = room->mix;
+		room->tick.lock = &room->lock;
+		room->tick.period_ns =
 		    (uint64_t)mix_room_settings(room->mix)->frame_ms * 1000000;
+	}
 	if (!room->seats || !room->mix ||
 	    pthread_mutex_init(&room->lock, NULL)) {
 		if (room->mix)
@@ -129,15 +133,13 @@ static void room_free(gw_room_t *room)
 	free(room);
 }
 
-gw_registry_t *gw_registry_new(const gw_config_t *c, unsigned n_workers)
+gw_registry_t *gw_registry_new(const gw_config_t *c)
 {
 	gw_registry_t *r = calloc(1, sizeof(*r));
 
 	if (!r)
 		return NULL;
-	r->clocks = calloc(n_workers ? n_workers : 1, sizeof(*r->clocks));
-	if (!r->clocks || pthread_mutex_init(&r->lock, NULL)) {
-		free(r->clocks);
+	if (pthread_mutex_init(&r->lock, NULL)) {
 		free(r);
 		return NULL;
 	}
@@ -145,7 +147,6 @@ gw_registry_t *gw_registry_new(const gw_config_t *c, unsigned n_workers)
 	r->max_per_room = c->max_per_room;
 	r->auto_create = c->auto_create;
 	r->mix = c->mix;
-	r->n_workers = n_workers ? n_workers : 1;
 	for (unsigned i = 0; i < c->n_rooms; i++) {
 		const gw_room_conf_t *rc = &c->rooms[i];
 		gw_room_t *room =
@@ -180,7 +181,6 @@ void gw_registry_free(gw_registry_t *r)
 		}
 	}
 	pthread_mutex_destroy(&r->lock);
-	free(r->clocks);
 	free(r);
 }
 
@@ -229,15 +229,7 @@ static int admit(gw_registry_t *r, const char *name, const char *password,
 	m->seat = seat + 1;
 	atomic_fetch_add(&room->members, 1);
 	if (!room->timer_active) {
-		unsigned best = 0;
-
-		for (unsigned w = 1; w < r->n_workers; w++) {
-			if (r->clocks[w] < r->clocks[best])
-				best = w;
-		}
-		room->owner = best;
 		room->timer_active = true;
-		r->clocks[best]++;
 		r->n_active++;
 		m->start_timer = true;
 	}
@@ -321,7 +313,6 @@ bool gw_registry_clock_idle(gw_registry_t *r, gw_room_t *room)
 	if (atomic_load(&room->members) == 0) {
 		stop = true;
 		room->timer_active = false;
-		r->clocks[room->owner]--;
 		r->n_active--;
 		if (room->unlinked) {
 			gw_room_t **pp = &r->graveyard;

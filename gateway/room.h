@@ -1,6 +1,6 @@
 /*
  * room.h - rooms and admission: the registry of rooms by name, passwords,
- * seats and limits, and which worker ticks each room.
+ * seats and limits.
  *
  * The registry has one mutex, taken only when a call joins or leaves (and
  * when an empty room's clock stops), never per frame. Each room has its own
@@ -9,11 +9,12 @@
  * auto-creation is on (taking the creator's password, or none, until they
  * empty) or come from the config file (kept when empty).
  *
- * A room's clock runs on one worker, chosen when the room's first
- * participant arrives (the worker with the fewest running clocks); the
- * registry only decides and records this - the server (server.c) runs the
- * clock and frees an emptied room from its clock's thread. No I/O here;
- * nothing logs.
+ * A room's clock (clock.h) must run while the room has participants: the
+ * registry tells the call that brings the first one to start it
+ * (gw_member_t.start_timer), and the clock asks the registry at each tick
+ * whether the room has emptied (gw_registry_clock_idle()), which frees an
+ * emptied auto-created room from the clock's thread. No I/O here; nothing
+ * logs.
  */
 #ifndef CHORUS_GW_ROOM_H
 #define CHORUS_GW_ROOM_H
@@ -24,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gateway/clock.h"
 #include "gateway/config.h"
 #include "mixer/mixer.h"
 
@@ -35,7 +37,6 @@ struct gw_room {
 	bool admin;			    /* from the config file */
 	unsigned max_participants;
 	mix_room_t *mix;
-	uint64_t period_ns;   /* the mixer's frame: one tick */
 	pthread_mutex_t lock; /* the tick and mixer control calls */
 	atomic_uint members;
 	bool *seats; /* seats[i]: seat i + 1 is taken */
@@ -43,14 +44,9 @@ struct gw_room {
 	/* Under the registry lock. */
 	bool timer_active; /* the clock runs (or is about to) */
 	bool unlinked;	   /* emptied; its clock frees it */
-	unsigned owner;	   /* worker that ticks it */
 	gw_room_t *next;   /* registry list */
 
-	/* Owned by the owner worker's thread. */
-	uint64_t next_ns;	/* next tick's deadline, CLOCK_MONOTONIC */
-	uint64_t ticks_skipped; /* ticks skipped after falling far behind */
-	gw_room_t *start_next;	/* in the owner's start requests */
-	gw_room_t *clock_next;	/* in the owner's ticking rooms */
+	gw_tick_t tick; /* its place on a clock: the clock's (clock.h) */
 };
 
 typedef struct gw_registry gw_registry_t;
@@ -61,8 +57,7 @@ typedef struct gw_member {
 	unsigned seat; /* from 1 */
 	mix_participant_t *p;
 	bool created;	  /* this join created the room */
-	bool start_timer; /* the caller must start the room's clock on
-			     worker room->owner */
+	bool start_timer; /* the caller must start the room's clock */
 } gw_member_t;
 
 /* 1-64 characters of [A-Za-z0-9._-]. */
@@ -82,7 +77,7 @@ bool gw_password_equal(const char *a, const char *b);
 int gw_room_from_path(const char *path, char *out);
 
 /* Creates the registry and the config file's rooms. NULL on failure. */
-gw_registry_t *gw_registry_new(const gw_config_t *c, unsigned n_workers);
+gw_registry_t *gw_registry_new(const gw_config_t *c);
 /* Frees every room. Call after the workers have stopped. */
 void gw_registry_free(gw_registry_t *r);
 

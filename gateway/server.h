@@ -1,23 +1,14 @@
 /*
- * server.h - the gateway server: worker threads, each with its own lws
- * context on its own libuv (epoll) loop and its own SO_REUSEPORT socket on
- * the shared port, so the kernel spreads connections (lws 4.1's
- * ALLOW_LISTEN_SHARE sets SO_REUSEPORT only on Windows: each worker accepts
- * and hands the socket to lws); the Media Streams connection state machine;
- * the rooms' clocks; and the hand-off of mixed frames to the workers that own
- * the listeners' connections.
+ * server.h - the gateway server: builds the workers, the room registry, the
+ * rooms' clocks and the HTTP endpoints, wires them together, and starts and
+ * stops them. main.c is its only user.
  *
- * Threads: a connection lives on the worker that accepted it, which does all
- * its parsing, decoding and writing. Each worker has one clock (an lws_sul
- * timer) that ticks the rooms it owns (room.h chooses which) on a shared
- * 20 ms grid of absolute CLOCK_MONOTONIC deadlines. A tick copies each
- * listener's payload into that connection's bounded single-producer/
- * single-consumer queue; a listener on another worker is put on that
- * worker's lock-free wake list, and that worker is woken once per tick with
- * lws_cancel_service(), the only lws call made from a foreign thread.
- *
- * Plain HTTP on the same port: GET /healthz (200 "ok") and GET /metrics
- * (counters as text). The admin API is not here (a later issue).
+ * How the parts fit (docs/architecture.md): each worker (worker.h) runs one
+ * lws context on its own thread; its connections are calls (conn.h) or
+ * plain HTTP requests (http.h). A call's audio goes to its room's mixer;
+ * each room is ticked by one worker's clock (clock.h), which hands every
+ * listener its frame through the output queues (outq.h), waking other
+ * workers with lws_cancel_service().
  */
 #ifndef CHORUS_GW_SERVER_H
 #define CHORUS_GW_SERVER_H

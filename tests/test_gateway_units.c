@@ -1,6 +1,7 @@
 /*
  * The gateway's pure parts without a server: room names, paths and
- * passwords, the registry's admission rules and seats, the settings
+ * passwords, the registry's admission rules and seats, which worker's
+ * clock ticks a room, the metrics exposition, the settings
  * (defaults, environment, flags, config file), and the protocol layer's
  * reading of control messages and writing of the media envelope.
  */
@@ -15,7 +16,9 @@
 
 #include <cmocka.h>
 
+#include "gateway/clock.h"
 #include "gateway/config.h"
+#include "gateway/metrics.h"
 #include "gateway/proto.h"
 #include "gateway/room.h"
 
@@ -79,7 +82,7 @@ static gw_registry_t *registry(unsigned max_rooms, unsigned per_room,
 	c.max_rooms = max_rooms;
 	c.max_per_room = per_room;
 	c.auto_create = auto_create;
-	r = gw_registry_new(&c, 2);
+	r = gw_registry_new(&c);
 	assert_non_null(r);
 	return r;
 }
@@ -112,8 +115,6 @@ static void seats_are_lowest_free_and_limits_hold(void **state)
 		assert_int_equal(gw_registry_join(r, "c", NULL, &u, &x),
 				 -EMLINK);
 	}
-	/* The two rooms' clocks went to different workers. */
-	assert_int_not_equal(m[0].room->owner, m[3].room->owner);
 	for (int i = 0; i < 4; i++)
 		gw_registry_leave(r, &m[i], NULL);
 	gw_registry_free(r);
@@ -141,6 +142,61 @@ static void creator_sets_password_until_room_empties(void **state)
 	gw_registry_free(r);
 }
 
+static bool never_idle(void *data, gw_tick_t *t)
+{
+	return false;
+}
+
+static void rooms_go_to_the_clock_with_fewest(void **state)
+{
+	atomic_int stopping = 0;
+	gw_clocks_t *cs = gw__clocks_new(3, never_idle, NULL, &stopping);
+	gw_tick_t t[7];
+	unsigned per[3] = {0};
+
+	assert_non_null(cs);
+	/* Round robin while they are even: each worker gets one before any
+	 * gets a second. */
+	for (unsigned i = 0; i < 7; i++) {
+		unsigned o = gw__clock_assign(cs, &t[i]);
+
+		assert_true(o < 3);
+		assert_int_equal(t[i].owner, o);
+		per[o]++;
+		if (i == 2)
+			assert_true(per[0] == 1 && per[1] == 1 && per[2] == 1);
+	}
+	assert_true(per[0] >= 2 && per[1] >= 2 && per[2] >= 2);
+	gw__clocks_free(cs);
+}
+
+static void metrics_print_help_type_and_value(void **state)
+{
+	gw_counters_t n;
+	gw_metrics_t m;
+	char buf[8192];
+	size_t len;
+
+	memset(&n, 0, sizeof(n));
+	memset(&m, 0, sizeof(m));
+	gw__count(&n.frames_in, 40);
+	gw__count(&n.frames_in, 2);
+	gw__metrics_add(&m, &n);
+	gw__metrics_add(&m, &n);
+	m.connections = 3;
+	len = gw__metrics_text(&m, buf, sizeof(buf));
+	assert_int_equal(len, strlen(buf));
+	assert_non_null(strstr(buf, "# HELP chorus_connections Open WebSocket "
+				    "connections.\n# TYPE chorus_connections "
+				    "gauge\nchorus_connections 3\n"));
+	assert_non_null(strstr(buf, "# TYPE chorus_frames_in_total counter\n"
+				    "chorus_frames_in_total 84\n"));
+	assert_non_null(strstr(buf, "\nchorus_concealed_frames_total 0\n"));
+	/* Cut short, still a string. */
+	assert_int_equal(gw__metrics_text(&m, buf, 10), 9);
+	assert_int_equal(strlen(buf), 9);
+}
+
 static void config_rooms_exist_without_auto_create(void **state)
 {
 	gw_config_t c;
@@ -157,7 +213,7 @@ static void config_rooms_exist_without_auto_create(void **state)
 	strcpy(c.rooms[0].password, "x");
 	c.rooms[0].max_participants = 1;
 	c.rooms[0].mix = c.mix;
-	r = gw_registry_new(&c, 1);
+	r = gw_registry_new(&c);
 	assert_int_equal(gw_registry_join(r, "nosuch", NULL, &u, &a), -ENOENT);
 	assert_int_equal(gw_registry_join(r, "board", "y", &u, &a), -EACCES);
 	assert_int_equal(gw_registry_join(r, "board", "x", &u, &a), 0);
@@ -396,6 +452,8 @@ int main(void)
 	    cmocka_unit_test(passwords_compare_exactly),
 	    cmocka_unit_test(seats_are_lowest_free_and_limits_hold),
 	    cmocka_unit_test(creator_sets_password_until_room_empties),
+	    cmocka_unit_test(rooms_go_to_the_clock_with_fewest),
+	    cmocka_unit_test(metrics_print_help_type_and_value),
 	    cmocka_unit_test(config_rooms_exist_without_auto_create),
 	    cmocka_unit_test(flags_override_environment_override_defaults),
 	    cmocka_unit_test(bad_settings_are_refused_with_a_message),

@@ -1,0 +1,65 @@
+/*
+ * conn.h - one Media Streams call, from the WebSocket upgrade to its close:
+ * the state machine that admits it to a room, feeds its audio to the mixer
+ * and ends it with the close code docs/protocol.md gives.
+ *
+ *   upgrade   the path must be / or /rooms/<room> (a valid name); lws
+ *             drops any other upgrade without a response
+ *   WAIT_START  connected, mark, dtmf ignored; start joins the room
+ *             (4001, 4004, 4029 refuse it); anything else, or no start
+ *             within --start-timeout-ms, ends it (1007, 4008)
+ *   JOINED    media is decoded and pushed to the mixer; its mix comes
+ *             back through the output queue (outq.h); dtmf and mark are
+ *             counted; stop ends it (1000)
+ *   CLOSING   nothing more is read or written
+ *
+ * Each worker's calls share one gw_calls_t, which the server sets up and
+ * hands to the worker as its data (worker.h), so gw__conn_callback() finds
+ * it again from the wsi. Calls of one worker are served by its thread only;
+ * their rooms may be ticked by any worker.
+ */
+#ifndef CHORUS_GW_CONN_H
+#define CHORUS_GW_CONN_H
+
+#include <libwebsockets.h>
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "gateway/clock.h"
+#include "gateway/config.h"
+#include "gateway/metrics.h"
+#include "gateway/outq.h"
+#include "gateway/room.h"
+
+typedef struct gw_conn gw_conn_t;
+
+/* What one worker's calls share. */
+typedef struct gw_calls {
+	/* Set up by the server. */
+	const gw_config_t *cfg;
+	gw_registry_t *reg;
+	gw_clocks_t *clocks;
+	unsigned worker;     /* this worker's index among the clocks */
+	gw_outq_home_t *out; /* this worker's side of the hand-off */
+	gw_counters_t *n;    /* this worker's counters */
+	atomic_uint *total;  /* connections on every worker (--max-connections) */
+	const atomic_int *stopping; /* new calls are refused with 1001 */
+
+	/* The calls' own. */
+	gw_conn_t *list;
+	unsigned live; /* connections not yet closed */
+} gw_calls_t;
+
+/* The size of a call's lws per-session data (lws allocates and frees it). */
+size_t gw__conn_size(void);
+
+/* The lws protocol callback for a call's WebSocket. Reasons it does not
+ * handle go to lws_callback_http_dummy(). */
+int gw__conn_callback(struct lws *wsi, enum lws_callback_reasons reason,
+		      void *user, void *in, size_t len);
+
+/* On the calls' worker: closes every call with code and reason (<= 123
+ * bytes) from each one's lws timer, which sends the close frame. */
+void gw__conn_close_all(gw_calls_t *calls, int code, const char *reason);
+
+#endif /* CHORUS_GW_CONN_H */
