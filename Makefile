@@ -50,15 +50,14 @@ bench_src   := $(wildcard tests/bench_*.c)
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 codec_lib   := $(BUILD)/libchorus-codec.a
-mixer_lib   := $(if $(mixer_src),$(BUILD)/libchorus-mixer.a)
-gateway_lib := $(if $(gateway_src),$(BUILD)/libchorus-gateway.a)
-client_lib  := $(if $(client_src),$(BUILD)/libchorus-client.a)
-support_lib := $(if $(support_src),$(BUILD)/libchorus-testsupport.a)
+mixer_lib   := $(BUILD)/libchorus-mixer.a
+gateway_lib := $(BUILD)/libchorus-gateway.a
+client_lib  := $(BUILD)/libchorus-client.a
+support_lib := $(BUILD)/libchorus-testsupport.a
 # Link order: users before what they use.
 libs := $(support_lib) $(client_lib) $(gateway_lib) $(mixer_lib) $(codec_lib)
 
-programs := $(if $(wildcard gateway/main.c),$(BUILD)/chorus-gateway) \
-            $(if $(wildcard mock-client/main.c),$(BUILD)/chorus-client)
+programs := $(BUILD)/chorus-gateway $(BUILD)/chorus-client
 echo_baseline := $(BUILD)/chorus-echo-baseline
 tests    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(test_src))
 # End-to-end tests start programs: they name a variable that hands them one
@@ -108,10 +107,10 @@ $(BUILD)/obj/gen/g711_tables.o: $(BUILD)/gen/g711_tables.c
 $(BUILD)/obj/mixer/%.o: CFLAGS += -O3
 
 $(codec_lib): $(call obj,$(codec_src)) $(BUILD)/obj/gen/g711_tables.o
-$(BUILD)/libchorus-mixer.a: $(call obj,$(mixer_src))
-$(BUILD)/libchorus-gateway.a: $(call obj,$(gateway_src))
-$(BUILD)/libchorus-client.a: $(call obj,$(client_src))
-$(BUILD)/libchorus-testsupport.a: $(call obj,$(support_src))
+$(mixer_lib): $(call obj,$(mixer_src))
+$(gateway_lib): $(call obj,$(gateway_src))
+$(client_lib): $(call obj,$(client_src))
+$(support_lib): $(call obj,$(support_src))
 $(BUILD)/lib%.a:
 	@rm -f $@
 	$(AR) rcs $@ $^
