@@ -8,6 +8,8 @@
 #   make unit-test  the tests that do not start the programs (image build)
 #   make container-test  build the container image and test it for real
 #   make install    install the programs (PREFIX, DESTDIR honoured)
+#   make format     rewrite the C sources with clang-format-14 (.clang-format)
+#   make format-check  list the C sources make format would change; fail if any
 #   make clean
 #
 # Sources are found by folder, so adding a file needs no edit here:
@@ -50,15 +52,14 @@ bench_src   := $(wildcard tests/bench_*.c)
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 codec_lib   := $(BUILD)/libchorus-codec.a
-mixer_lib   := $(if $(mixer_src),$(BUILD)/libchorus-mixer.a)
-gateway_lib := $(if $(gateway_src),$(BUILD)/libchorus-gateway.a)
-client_lib  := $(if $(client_src),$(BUILD)/libchorus-client.a)
-support_lib := $(if $(support_src),$(BUILD)/libchorus-testsupport.a)
+mixer_lib   := $(BUILD)/libchorus-mixer.a
+gateway_lib := $(BUILD)/libchorus-gateway.a
+client_lib  := $(BUILD)/libchorus-client.a
+support_lib := $(BUILD)/libchorus-testsupport.a
 # Link order: users before what they use.
 libs := $(support_lib) $(client_lib) $(gateway_lib) $(mixer_lib) $(codec_lib)
 
-programs := $(if $(wildcard gateway/main.c),$(BUILD)/chorus-gateway) \
-            $(if $(wildcard mock-client/main.c),$(BUILD)/chorus-client)
+programs := $(BUILD)/chorus-gateway $(BUILD)/chorus-client
 echo_baseline := $(BUILD)/chorus-echo-baseline
 tests    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(test_src))
 # End-to-end tests start programs: they name a variable that hands them one
@@ -69,7 +70,8 @@ e2e_src  := $(shell grep -l -E 'CHORUS_(GATEWAY|CLIENT|ECHO_BASELINE)|gwtest\.h'
 unit_tests := $(patsubst tests/%.c,$(BUILD)/tests/%,$(filter-out $(e2e_src),$(test_src)))
 benches  := $(patsubst tests/%.c,$(BUILD)/bench/%,$(bench_src))
 
-.PHONY: all deps test unit-test container-test run bench asan install clean
+.PHONY: all deps test unit-test container-test run bench asan install clean \
+        format format-check
 .DEFAULT_GOAL := all
 
 all: deps
@@ -108,10 +110,10 @@ $(BUILD)/obj/gen/g711_tables.o: $(BUILD)/gen/g711_tables.c
 $(BUILD)/obj/mixer/%.o: CFLAGS += -O3
 
 $(codec_lib): $(call obj,$(codec_src)) $(BUILD)/obj/gen/g711_tables.o
-$(BUILD)/libchorus-mixer.a: $(call obj,$(mixer_src))
-$(BUILD)/libchorus-gateway.a: $(call obj,$(gateway_src))
-$(BUILD)/libchorus-client.a: $(call obj,$(client_src))
-$(BUILD)/libchorus-testsupport.a: $(call obj,$(support_src))
+$(mixer_lib): $(call obj,$(mixer_src))
+$(gateway_lib): $(call obj,$(gateway_src))
+$(client_lib): $(call obj,$(client_src))
+$(support_lib): $(call obj,$(support_src))
 $(BUILD)/lib%.a:
 	@rm -f $@
 	$(AR) rcs $@ $^
@@ -177,5 +179,31 @@ install: all
 
 clean:
 	rm -rf build
+
+# --- formatting -------------------------------------------------------------
+
+# Every .c and .h of the project (the generated tables are in build/, not
+# here), formatted by the one clang-format the package list installs, so that
+# every machine formats alike. Deferred (=): only these targets pay for find.
+CLANG_FORMAT ?= clang-format-14
+fmt_src = $(shell find codec mixer gateway mock-client common tests \
+                   -name '*.[ch]' | LC_ALL=C sort)
+
+format: deps
+	@$(CLANG_FORMAT) -i $(fmt_src)
+
+# One file at a time, so that the output is the list of files to fix rather
+# than every line of them.
+format-check: deps
+	@command -v $(CLANG_FORMAT) >/dev/null || \
+	 { echo "format-check: $(CLANG_FORMAT) not found" >&2; exit 1; }
+	@bad=""; for f in $(fmt_src); do \
+		$(CLANG_FORMAT) --dry-run --Werror "$$f" 2>/dev/null || \
+			bad="$$bad $$f"; \
+	done; \
+	[ -z "$$bad" ] && exit 0; \
+	echo "format-check: not formatted (make format rewrites them):" >&2; \
+	for f in $$bad; do echo "  $$f" >&2; done; \
+	exit 1
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

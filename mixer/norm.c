@@ -20,7 +20,8 @@
  *     reduction). The values were chosen with tests/bench_mixer.c: against
  *     50 ms and no hold, they gain 3-6 dB of per-frame SDR with three
  *     talkers.
- * average: the seed behaviour, the sum divided by the talkers mixed.
+ * average: the sum divided by the talkers mixed, so everyone gets quieter
+ *   as more of them talk.
  * clip: plain saturation, for comparison.
  */
 #include <math.h>
@@ -82,7 +83,7 @@ static int32_t peak_of(const int16_t *s, unsigned n)
 
 /*
  * The limiter's usual case, a mix that fits int16 with the gain at 1.0, in
- * one pass (it was three: check, copy, peak): copies in to out, returns
+ * one pass rather than three (check, copy, peak): copies in to out, returns
  * whether every sample fit and, if so, their peak magnitude in *peak. If not
  * every sample fit, out holds garbage for the limiter to overwrite.
  *

@@ -3,7 +3,7 @@
  * a telephony platform sends (connected, start, media, mark, stop) and the
  * reading of what a server sends back (media, mark, clear).
  *
- * Formats follow ../shared/docs/protocol.md: sequenceNumber, chunk and
+ * Formats follow docs/protocol.md: sequenceNumber, chunk and
  * timestamp are JSON strings; sampleRate and channels are numbers. The media
  * envelope, built 50 times a second per call, is one snprintf around a
  * ready base64 payload; the rarer messages are built with jansson, which

@@ -27,11 +27,9 @@ tmp=$(mktemp -d)
 server_pid=""
 trap '[ -n "$server_pid" ] && kill $server_pid 2>/dev/null; rm -rf "$tmp"' EXIT INT TERM
 
-for b in "$client" "$echo_bin"; do
+for b in "$client" "$echo_bin" "$gateway"; do
 	[ -x "$b" ] || { echo "bench_client: $b not built"; exit 1; }
 done
-have_gateway=1
-[ -x "$gateway" ] || { have_gateway=0; echo "bench_client: no $gateway yet: echo baseline only"; }
 
 free_port() { # a port nobody listens on
 	while :; do
@@ -124,10 +122,8 @@ for s in $sizes; do
 	n=${s%%:*} secs=${s##*:}
 	echo "-- $n participants, $secs s, echo baseline"
 	run echo "$n" "$secs"
-	if [ $have_gateway = 1 ]; then
-		echo "-- $n participants, $secs s, gateway"
-		run gateway "$n" "$secs"
-	fi
+	echo "-- $n participants, $secs s, gateway"
+	run gateway "$n" "$secs"
 done
 
 echo

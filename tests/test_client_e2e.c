@@ -52,11 +52,6 @@ static const char *client_bin(void)
 	return env_or("CHORUS_CLIENT", "build/chorus-client");
 }
 
-static int executable(const char *path)
-{
-	return access(path, X_OK) == 0;
-}
-
 /* Writes seconds of a sine at hz to path, in the given format. */
 static void make_tone(const char *path, int rate, int channels, int format,
 		      double hz, double seconds)
@@ -581,30 +576,6 @@ static pid_t start_gateway(int *port, const char *const extra[])
 	return pid;
 }
 
-static void need_gateway(void)
-{
-	const char *bin = env_or("CHORUS_GATEWAY", "build/chorus-gateway");
-
-	if (!executable(bin)) {
-		print_message("no %s yet (the gateway issue): skipped\n", bin);
-		skip();
-	}
-}
-
-/* The gateway builds without mixer/ (a stand-in that sends silence); the
- * tests that need mixing skip in such a build. */
-static void need_mixer(void)
-{
-	char lib[300];
-
-	snprintf(lib, sizeof(lib), "%s/libchorus-mixer.a",
-		 env_or("CHORUS_BUILD", "build"));
-	if (access(lib, R_OK)) {
-		print_message("no %s (mixer not merged yet): skipped\n", lib);
-		skip();
-	}
-}
-
 /* Start of the 0.5 s window of x in which the weaker of the two tones that
  * are not caller i's is strongest. */
 static size_t best_overlap(const int16_t *x, size_t n, const double hz[3],
@@ -641,8 +612,6 @@ static void three_callers_each_hear_the_other_two_not_themselves(void **state)
 	int port;
 
 	(void)state;
-	need_gateway();
-	need_mixer();
 	gw = start_gateway(&port, NULL);
 	snprintf(url, sizeof(url), "ws://127.0.0.1:%d/rooms/trio", port);
 	for (int i = 0; i < 3; i++) {
@@ -745,7 +714,6 @@ static void wrong_password_is_refused_with_4001(void **state)
 	int port;
 
 	(void)state;
-	need_gateway();
 	gw = start_gateway(&port, NULL);
 	first = listener(port, "right", "first.out");
 	joined_calls(port, 1); /* the first caller creates the room */
@@ -762,7 +730,6 @@ static void full_room_is_refused_with_4029(void **state)
 	int port;
 
 	(void)state;
-	need_gateway();
 	gw = start_gateway(&port, two);
 	a = listener(port, "pw", "a.out");
 	b = listener(port, "pw", "b.out");
@@ -817,8 +784,6 @@ static void load_of_200_for_10_s_through_gateway_loses_nothing(void **state)
 	json_t *j;
 
 	(void)state;
-	need_gateway();
-	need_mixer();
 	gw = start_gateway(&port, lenient);
 	snprintf(url, sizeof(url), "ws://127.0.0.1:%d/", port);
 	j = run_load(url, extra, 90, "gateway-load");

@@ -1,8 +1,8 @@
 /*
  * test_client_proto.c - the messages the mock platform sends
- * (mock-client/proto.h) have the shapes of protocol.md (numbers as strings
- * where Twilio sends strings), and server messages are read on both the
- * fast and the slow path.
+ * (mock-client/proto.h) have the shapes of docs/protocol.md (numbers as
+ * strings where Twilio sends strings), and server messages are read on both
+ * the fast and the slow path.
  */
 #include <errno.h>
 #include <setjmp.h>

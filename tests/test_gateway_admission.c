@@ -2,7 +2,7 @@
  * End-to-end: the real chorus-gateway over real sockets - the HTTP
  * endpoints, joining rooms by path and by customParameters, passwords,
  * seats, limits, the start timeout, stop, and shutdown, each with the close
- * code protocol.md gives it.
+ * code docs/protocol.md gives it.
  */
 #include <errno.h>
 #include <setjmp.h>

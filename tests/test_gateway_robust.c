@@ -2,7 +2,7 @@
  * End-to-end: malformed and hostile input. Each case is sent by one call
  * while another call in the same room keeps receiving its frames, to show
  * that the server keeps running and other calls are untouched; the case
- * itself gets the close code protocol.md gives it, or (after start) is
+ * itself gets the close code docs/protocol.md gives it, or (after start) is
  * dropped, counted, and the call goes on.
  */
 #include <errno.h>

@@ -57,8 +57,8 @@ int gwt_send_media(ws_client_t *c, const char *stream_sid, uint32_t seq,
 
 /*
  * Reads the next message, which must be an outbound media frame for
- * stream_sid in exactly the shape of protocol.md; decodes its payload to
- * linear samples in pcm (cap samples). Returns the number of samples, or
+ * stream_sid in exactly the shape of docs/protocol.md; decodes its payload
+ * to linear samples in pcm (cap samples). Returns the number of samples, or
  * -EBADMSG for any other message, or ws_recv()'s negative errno.
  */
 int gwt_recv_media(ws_client_t *c, const char *stream_sid, int16_t *pcm,
