@@ -1,3 +1,8 @@
+/*
+ * config.c - the gateway's settings (config.h): one table of rows drives the
+ * defaults, the CHORUS_* environment, the flags, their bounds and --help;
+ * the config file (JSON) defines rooms with their own settings.
+ */
 #include "gateway/config.h"
 
 #include <errno.h>
@@ -9,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/room.h"
+#include "gateway/names.h"
 
 typedef enum opt_type {
 	OPT_UINT,

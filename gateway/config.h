@@ -17,10 +17,9 @@
 #include <stdio.h>
 
 #include "gateway/log.h"
+#include "gateway/names.h"
 #include "mixer/mixer.h"
 
-#define GW_ROOM_NAME_MAX 64
-#define GW_PASSWORD_MAX	 128
 #define GW_ERR_LEN	 256
 
 /* A room an administrator defined in the config file. */

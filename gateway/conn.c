@@ -14,6 +14,7 @@
 #include "common/clock.h"
 #include "gateway/log.h"
 #include "gateway/media_parse.h"
+#include "gateway/names.h"
 #include "gateway/proto.h"
 #include "gateway/worker.h"
 

@@ -1,3 +1,7 @@
+/*
+ * log.c - one log line per event on stderr (log.h), each written with a
+ * single write() so that workers' lines never interleave.
+ */
 #include "gateway/log.h"
 
 #include <errno.h>

@@ -1,3 +1,7 @@
+/*
+ * media_parse.c - the one-pass parser of the common `media` frame
+ * (media_parse.h); anything unusual is left to the full parser.
+ */
 #include "gateway/media_parse.h"
 
 #include <errno.h>

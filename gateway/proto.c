@@ -1,3 +1,8 @@
+/*
+ * proto.c - the Twilio Media Streams dialect (proto.h): inbound messages
+ * read with jansson and checked for shape, the outbound media envelope
+ * written with snprintf.
+ */
 #include "gateway/proto.h"
 
 #include <errno.h>
@@ -6,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "gateway/room.h"
+#include "gateway/names.h"
 
 static const char *const event_names[] = {
     [GW_EV_CONNECTED] = "connected", [GW_EV_START] = "start",

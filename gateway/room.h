@@ -27,6 +27,7 @@
 
 #include "gateway/clock.h"
 #include "gateway/config.h"
+#include "gateway/names.h"
 #include "mixer/mixer.h"
 
 typedef struct gw_room gw_room_t;
@@ -59,22 +60,6 @@ typedef struct gw_member {
 	bool created;	  /* this join created the room */
 	bool start_timer; /* the caller must start the room's clock */
 } gw_member_t;
-
-/* 1-64 characters of [A-Za-z0-9._-]. */
-bool gw_room_name_valid(const char *s, size_t len);
-
-/* Compares passwords in time that depends only on their lengths' maximum,
- * not on where they differ. */
-bool gw_password_equal(const char *a, const char *b);
-
-/*
- * Finds the room in a request path: "/rooms/<name>" or any path under it
- * ("/rooms/<name>/..."; the name URL-decoded) copies the name into out
- * (GW_ROOM_NAME_MAX + 1 bytes) and returns 1; "/" returns 0 (the room comes
- * from customParameters); anything else, or an invalid name, returns
- * -EINVAL.
- */
-int gw_room_from_path(const char *path, char *out);
 
 /* Creates the registry and the config file's rooms. NULL on failure. */
 gw_registry_t *gw_registry_new(const gw_config_t *c);
