@@ -414,7 +414,7 @@ static int fake_accept(int lfd, struct fake *f)
 static int fake_send(struct fake *f, unsigned op, const char *msg, size_t n)
 {
 	uint8_t hdr[MC_WS_MAX_HEADER];
-	size_t h = mc_ws_header(hdr, op, n, NULL);
+	size_t h = mc_ws_header(hdr, op, true, n, NULL);
 
 	if (write(f->fd, hdr, h) != (ssize_t)h)
 		return -1;

@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "mock-client/ws.h"
+#include "mock-client/wsframe.h"
 #include "tests/support/tsupport.h"
 
 static void header_reads_back_for_every_length_class(void **state)
@@ -27,7 +27,8 @@ static void header_reads_back_for_every_length_class(void **state)
 	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
 		for (int masked = 0; masked < 2; masked++) {
 			size_t h =
-			    mc_ws_header(buf, 1, lens[i], masked ? mask : NULL);
+			    mc_ws_header(buf, MC_WS_OP_TEXT, true, lens[i],
+					 masked ? mask : NULL);
 
 			assert_int_equal(mc_ws_parse(buf, h + lens[i], &f), 1);
 			assert_true(f.fin);
@@ -48,7 +49,7 @@ static void every_prefix_of_a_frame_asks_for_more(void **state)
 {
 	uint8_t buf[MC_WS_MAX_HEADER + 300];
 	const uint8_t mask[4] = {9, 8, 7, 6};
-	size_t h = mc_ws_header(buf, 2, 300, mask);
+	size_t h = mc_ws_header(buf, MC_WS_OP_BINARY, true, 300, mask);
 	mc_ws_frame_t f;
 
 	(void)state;
