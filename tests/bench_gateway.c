@@ -79,9 +79,9 @@ static void drain(part_t *p)
 {
 	int r;
 
-	while ((r = ws_recv(&p->ws, 0)) == WS_OP_TEXT)
+	while ((r = ws_recv(&p->ws, 0)) == MC_WS_OP_TEXT)
 		p->received++;
-	if (r == -ECONNRESET || r == WS_OP_CLOSE) {
+	if (r == -ECONNRESET || r == MC_WS_OP_CLOSE) {
 		fprintf(stderr, "%s: connection ended (%d %s)\n", p->sid,
 			p->ws.close_code, p->ws.close_reason);
 		exit(1);
