@@ -48,6 +48,8 @@
 #define MC_WS_MAX_HEADER 14
 /* Largest control frame payload (RFC 6455 5.5). */
 #define MC_WS_MAX_CONTROL 125
+/* Room for mc_ws_upgrade_reply()'s reply: 129 bytes and the NUL. */
+#define MC_WS_UPGRADE_REPLY_CAP 160
 
 /*
  * Writes the header of a frame carrying len payload bytes into hdr (at
@@ -107,8 +109,9 @@ int mc_ws_accept_for(const char *key, char out[29]);
  * HTTP upgrade request's head, NUL-terminated) and writes the
  * "101 Switching Protocols" reply with its accept key into out (cap bytes,
  * NUL-terminated). Returns the reply's length, -EINVAL when req has no
- * usable key, or -ENOSPC when cap is too small (160 bytes always do).
- * Nothing else in req is checked: this is for test and benchmark servers.
+ * usable key, or -ENOSPC when cap is too small (MC_WS_UPGRADE_REPLY_CAP
+ * always does). Nothing else in req is checked: this is for test and
+ * benchmark servers.
  */
 int mc_ws_upgrade_reply(const char *req, char *out, size_t cap);
 

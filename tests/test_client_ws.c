@@ -264,7 +264,7 @@ static void upgrade_reply_carries_the_accept_key(void **state)
 			    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
 			    "Sec-WebSocket-Accept: "
 			    "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
-	char out[160];
+	char out[MC_WS_UPGRADE_REPLY_CAP];
 
 	(void)state;
 	assert_int_equal(mc_ws_upgrade_reply(req, out, sizeof(out)),
@@ -275,7 +275,7 @@ static void upgrade_reply_carries_the_accept_key(void **state)
 
 static void upgrade_without_a_key_is_refused(void **state)
 {
-	char out[160];
+	char out[MC_WS_UPGRADE_REPLY_CAP];
 
 	(void)state;
 	assert_int_equal(
