@@ -34,7 +34,7 @@
 #include <sndfile.h>
 
 #include "codec/base64.h"
-#include "mock-client/ws.h"
+#include "mock-client/wsframe.h"
 #include "tests/support/gwtest.h"
 #include "tests/support/tsupport.h"
 
@@ -384,9 +384,10 @@ struct fake {
 
 static int fake_accept(int lfd, struct fake *f)
 {
-	char req[4096] = "", key[64], acc[29], reply[256], *k;
+	char req[4096] = "", reply[MC_WS_UPGRADE_REPLY_CAP];
 	size_t n = 0;
 	ssize_t r;
+	int rl;
 
 	f->fd = accept(lfd, NULL, NULL);
 	f->len = 0;
@@ -399,16 +400,10 @@ static int fake_accept(int lfd, struct fake *f)
 		n += (size_t)r;
 		req[n] = '\0';
 	}
-	k = strcasestr(req, "Sec-WebSocket-Key:");
-	if (!k || sscanf(k + 18, " %63s", key) != 1 ||
-	    mc_ws_accept_for(key, acc))
+	rl = mc_ws_upgrade_reply(req, reply, sizeof(reply));
+	if (rl < 0)
 		return -1;
-	n = (size_t)snprintf(reply, sizeof(reply),
-			     "HTTP/1.1 101 Switching Protocols\r\n"
-			     "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-			     "Sec-WebSocket-Accept: %s\r\n\r\n",
-			     acc);
-	return write(f->fd, reply, n) == (ssize_t)n ? 0 : -1;
+	return write(f->fd, reply, (size_t)rl) == rl ? 0 : -1;
 }
 
 static int fake_send(struct fake *f, unsigned op, const char *msg, size_t n)
@@ -435,7 +430,8 @@ static int fake_wait_for(struct fake *f, const char *a, const char *b,
 			size_t total = fr.header_len + (size_t)fr.len;
 			int hit;
 
-			mc_ws_mask(p, (size_t)fr.len, fr.mask);
+			if (fr.masked)
+				mc_ws_mask(p, (size_t)fr.len, fr.mask);
 			hit = memmem(p, (size_t)fr.len, a, strlen(a)) &&
 			      memmem(p, (size_t)fr.len, b, strlen(b));
 			memmove(f->buf, f->buf + total, f->len - total);
@@ -465,7 +461,7 @@ static int fake_media(struct fake *f, double seconds)
 		       "\"media\":{\"payload\":\"");
 	len += (int)b64_encode(msg + len, sizeof(msg) - (size_t)len, ulaw, n);
 	len += snprintf(msg + len, sizeof(msg) - (size_t)len, "\"}}");
-	return fake_send(f, 1, msg, (size_t)len);
+	return fake_send(f, MC_WS_OP_TEXT, msg, (size_t)len);
 }
 
 static int fake_script(int lfd)
@@ -476,13 +472,15 @@ static int fake_script(int lfd)
 			     "\"mark\":{\"name\":\"cleared\"}}";
 	const char clear[] = "{\"event\":\"clear\",\"streamSid\":\"MZx\"}";
 	static struct fake f;
+	uint8_t bye[MC_WS_MAX_CONTROL];
 	uint64_t t0, dt;
 
 	if (fake_accept(lfd, &f) || fake_wait_for(&f, "\"start\"", "", 10))
 		return 10;
 	/* 1 s of audio, then a mark: it may only come back once played. */
 	t0 = ts_now_ns();
-	if (fake_media(&f, 1.0) || fake_send(&f, 1, mark1, strlen(mark1)))
+	if (fake_media(&f, 1.0) ||
+	    fake_send(&f, MC_WS_OP_TEXT, mark1, strlen(mark1)))
 		return 11;
 	if (fake_wait_for(&f, "\"mark\"", "after-audio", 20))
 		return 12;
@@ -491,15 +489,17 @@ static int fake_script(int lfd)
 		return 13; /* echoed before its audio could have played */
 	/* 5 s of audio, a mark, then clear: the mark comes back at once,
 	 * long before the audio would have played out. */
-	if (fake_media(&f, 5.0) || fake_send(&f, 1, mark2, strlen(mark2)) ||
-	    fake_send(&f, 1, clear, strlen(clear)))
+	if (fake_media(&f, 5.0) ||
+	    fake_send(&f, MC_WS_OP_TEXT, mark2, strlen(mark2)) ||
+	    fake_send(&f, MC_WS_OP_TEXT, clear, strlen(clear)))
 		return 14;
 	t0 = ts_now_ns();
 	if (fake_wait_for(&f, "\"mark\"", "cleared", 20))
 		return 15;
 	if (ts_now_ns() - t0 > 4000000000ull)
 		return 16;
-	fake_send(&f, 8, "\x03\xe8", 2);
+	fake_send(&f, MC_WS_OP_CLOSE, (const char *)bye,
+		  mc_ws_close_payload(bye, MC_WS_CLOSE_NORMAL, NULL));
 	return 0;
 }
 
