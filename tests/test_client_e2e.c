@@ -26,13 +26,13 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
 #include <sndfile.h>
 
+#include "common/clock.h"
 #include "codec/base64.h"
 #include "mock-client/wsframe.h"
 #include "tests/support/gwtest.h"
@@ -102,10 +102,10 @@ static pid_t spawn(char *const argv[], const char *out_path)
  * status, or -1 if it had to be killed or died of a signal. */
 static int wait_for(pid_t pid, double timeout_s)
 {
-	uint64_t end = ts_now_ns() + (uint64_t)(timeout_s * 1e9);
+	uint64_t end = chorus_now_ns() + (uint64_t)(timeout_s * 1e9);
 	int st;
 
-	while (ts_now_ns() < end) {
+	while (chorus_now_ns() < end) {
 		if (waitpid(pid, &st, WNOHANG) == pid)
 			return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 		usleep(20000);
@@ -420,11 +420,11 @@ static int fake_send(struct fake *f, unsigned op, const char *msg, size_t n)
 static int fake_wait_for(struct fake *f, const char *a, const char *b,
 			 double timeout_s)
 {
-	uint64_t end = ts_now_ns() + (uint64_t)(timeout_s * 1e9);
+	uint64_t end = chorus_now_ns() + (uint64_t)(timeout_s * 1e9);
 	mc_ws_frame_t fr;
 	ssize_t r;
 
-	while (ts_now_ns() < end) {
+	while (chorus_now_ns() < end) {
 		while (mc_ws_parse(f->buf, f->len, &fr) == 1) {
 			uint8_t *p = f->buf + fr.header_len;
 			size_t total = fr.header_len + (size_t)fr.len;
@@ -478,13 +478,13 @@ static int fake_script(int lfd)
 	if (fake_accept(lfd, &f) || fake_wait_for(&f, "\"start\"", "", 10))
 		return 10;
 	/* 1 s of audio, then a mark: it may only come back once played. */
-	t0 = ts_now_ns();
+	t0 = chorus_now_ns();
 	if (fake_media(&f, 1.0) ||
 	    fake_send(&f, MC_WS_OP_TEXT, mark1, strlen(mark1)))
 		return 11;
 	if (fake_wait_for(&f, "\"mark\"", "after-audio", 20))
 		return 12;
-	dt = ts_now_ns() - t0;
+	dt = chorus_now_ns() - t0;
 	if (dt < 950000000ull)
 		return 13; /* echoed before its audio could have played */
 	/* 5 s of audio, a mark, then clear: the mark comes back at once,
@@ -493,10 +493,10 @@ static int fake_script(int lfd)
 	    fake_send(&f, MC_WS_OP_TEXT, mark2, strlen(mark2)) ||
 	    fake_send(&f, MC_WS_OP_TEXT, clear, strlen(clear)))
 		return 14;
-	t0 = ts_now_ns();
+	t0 = chorus_now_ns();
 	if (fake_wait_for(&f, "\"mark\"", "cleared", 20))
 		return 15;
-	if (ts_now_ns() - t0 > 4000000000ull)
+	if (chorus_now_ns() - t0 > 4000000000ull)
 		return 16;
 	fake_send(&f, MC_WS_OP_CLOSE, (const char *)bye,
 		  mc_ws_close_payload(bye, MC_WS_CLOSE_NORMAL, NULL));

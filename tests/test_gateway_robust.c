@@ -14,18 +14,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "codec/base64.h"
+#include "common/clock.h"
 #include "codec/g711.h"
 #include "mock-client/marker.h"
 #include "tests/support/gwtest.h"
 #include "tests/support/tsupport.h"
 
-#define T 5000
+#define T	 5000
+#define FRAME_NS (20 * CHORUS_NS_PER_MS) /* one Media Streams frame */
 
 static gwt_proc_t gw;
 static ws_client_t bystander;
@@ -592,24 +593,13 @@ static void send_stamped(ws_client_t *talker, const char *sid, int seq)
 		;
 }
 
-/* Sleeps until *next + 20 ms, an absolute deadline, and moves *next on. */
-static void next_frame(struct timespec *next)
-{
-	next->tv_nsec += 20000000;
-	if (next->tv_nsec >= 1000000000) {
-		next->tv_nsec -= 1000000000;
-		next->tv_sec++;
-	}
-	clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, next, NULL);
-}
-
 static void paused_reader_resumes_in_order_with_drops_counted(void **state)
 {
 	const char *leave = "streamSid=MZpause callSid=CAMZpause in=";
 	enum { PAUSE = 150, TOTAL = 250 }; /* frames of 20 ms */
 	stamps_t st = {.last = -1};
 	ws_client_t talker, reader;
-	struct timespec next;
+	uint64_t next;
 	int stale = 0;
 	long dropped;
 
@@ -625,14 +615,15 @@ static void paused_reader_resumes_in_order_with_drops_counted(void **state)
 				  NULL, NULL),
 			 0);
 	mc_marker_det_init(&st.det);
-	clock_gettime(CLOCK_MONOTONIC, &next);
+	next = chorus_now_ns();
 	for (int seq = 0; seq < TOTAL; seq++) {
 		send_stamped(&talker, "MZtalk", seq);
 		if (seq == PAUSE) /* what was kept while it did not read */
 			stale = read_stamped(&reader, "MZpause", &st);
 		else if (seq > PAUSE)
 			read_stamped(&reader, "MZpause", &st);
-		next_frame(&next);
+		next += FRAME_NS; /* absolute deadlines: no drift */
+		chorus_sleep_until(next);
 	}
 	for (int i = 0; i < 15; i++) { /* the last frames' mixing delay */
 		usleep(20000);
@@ -669,7 +660,7 @@ static void a_caller_who_hangs_up_is_heard_to_the_last_frame(void **state)
 	enum { TOTAL = 50 };
 	stamps_t st = {.last = -1};
 	ws_client_t talker, reader;
-	struct timespec next;
+	uint64_t next;
 	long late;
 
 	assert_int_equal(gwt_call(&reader, gw.port, "/rooms/tail", "MZhear",
@@ -678,11 +669,12 @@ static void a_caller_who_hangs_up_is_heard_to_the_last_frame(void **state)
 	assert_int_equal(
 	    gwt_call(&talker, gw.port, "/rooms/tail", "MZtail", NULL, NULL), 0);
 	mc_marker_det_init(&st.det);
-	clock_gettime(CLOCK_MONOTONIC, &next);
+	next = chorus_now_ns();
 	for (int seq = 0; seq < TOTAL; seq++) {
 		send_stamped(&talker, "MZtail", seq);
 		read_stamped(&reader, "MZhear", &st);
-		next_frame(&next);
+		next += FRAME_NS; /* absolute deadlines: no drift */
+		chorus_sleep_until(next);
 	}
 	assert_int_equal(ws_send_text(&talker, "{\"event\":\"stop\","
 					       "\"sequenceNumber\":\"51\","

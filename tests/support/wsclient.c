@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "tsupport.h"
 
 int ws_client_rcvbuf;
@@ -84,7 +84,7 @@ static int write_all(int fd, const void *buf, size_t len)
 static int fill(ws_client_t *c, uint64_t deadline)
 {
 	for (;;) {
-		uint64_t now = ts_now_ns();
+		uint64_t now = chorus_now_ns();
 		struct pollfd pfd = {c->fd, POLLIN, 0};
 		ssize_t n;
 
@@ -110,7 +110,8 @@ static int fill(ws_client_t *c, uint64_t deadline)
 			return -ECONNRESET;
 		if (!deadline)
 			return -EAGAIN; /* ws_recv(c, 0): never wait */
-		if (poll(&pfd, 1, (int)((deadline - now) / 1000000 + 1)) < 0 &&
+		if (poll(&pfd, 1,
+			 (int)((deadline - now) / CHORUS_NS_PER_MS + 1)) < 0 &&
 		    errno != EINTR)
 			return -errno;
 	}
@@ -118,7 +119,8 @@ static int fill(ws_client_t *c, uint64_t deadline)
 
 int ws_connect(ws_client_t *c, uint16_t port, const char *path, int timeout_ms)
 {
-	uint64_t deadline = ts_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	uint64_t deadline =
+	    chorus_now_ns() + (uint64_t)timeout_ms * CHORUS_NS_PER_MS;
 	char req[1024];
 	char *end;
 	int n, r;
@@ -225,7 +227,9 @@ static int append_msg(ws_client_t *c, const uint8_t *p, size_t n)
 int ws_recv(ws_client_t *c, int timeout_ms)
 {
 	uint64_t deadline =
-	    timeout_ms ? ts_now_ns() + (uint64_t)timeout_ms * 1000000ull : 0;
+	    timeout_ms
+		? chorus_now_ns() + (uint64_t)timeout_ms * CHORUS_NS_PER_MS
+		: 0;
 	int msg_op = -1;
 
 	c->msg_len = 0;
@@ -270,15 +274,16 @@ int ws_recv(ws_client_t *c, int timeout_ms)
 
 int ws_wait_close(ws_client_t *c, int timeout_ms)
 {
-	uint64_t deadline = ts_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	uint64_t deadline =
+	    chorus_now_ns() + (uint64_t)timeout_ms * CHORUS_NS_PER_MS;
 
 	for (;;) {
-		uint64_t now = ts_now_ns();
+		uint64_t now = chorus_now_ns();
 		int r;
 
 		if (now >= deadline)
 			return -ETIMEDOUT;
-		r = ws_recv(c, (int)((deadline - now) / 1000000 + 1));
+		r = ws_recv(c, (int)((deadline - now) / CHORUS_NS_PER_MS + 1));
 		if (r == MC_WS_OP_CLOSE)
 			return c->close_code;
 		if (r < 0)
@@ -346,7 +351,8 @@ uint16_t ws_free_port(void)
 int ws_http_get(uint16_t port, const char *path, char *body, size_t cap,
 		int timeout_ms)
 {
-	uint64_t deadline = ts_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	uint64_t deadline =
+	    chorus_now_ns() + (uint64_t)timeout_ms * CHORUS_NS_PER_MS;
 	ws_client_t c = {0};
 	char req[512];
 	int n, r, status = 0;
