@@ -1,5 +1,7 @@
 /*
- * ws.c - see ws.h.
+ * ws.c - the mock client's WebSocket connection, see ws.h: connect and
+ * upgrade, buffered non-blocking writes, reading and reassembling frames
+ * (built and parsed by wsframe.c).
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -11,123 +13,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <openssl/sha.h>
-
 #include "codec/base64.h"
 #include "mock-client/rand.h"
 #include "mock-client/ws.h"
 
-#define OP_CONT	      0x0
-#define OP_TEXT	      0x1
-#define OP_BINARY     0x2
-#define OP_CLOSE      0x8
-#define OP_PING	      0x9
-#define OP_PONG	      0xA
+/* Longest upgrade reply we wait for. */
 #define MAX_HANDSHAKE 4096
-
-static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-
-size_t mc_ws_header(uint8_t *hdr, unsigned opcode, uint64_t len,
-		    const uint8_t mask[4])
-{
-	size_t h = 0;
-	uint8_t m = mask ? 0x80 : 0;
-
-	hdr[h++] = (uint8_t)(0x80 | (opcode & 0x0F));
-	if (len < 126) {
-		hdr[h++] = (uint8_t)(m | len);
-	} else if (len < 65536) {
-		hdr[h++] = m | 126;
-		hdr[h++] = (uint8_t)(len >> 8);
-		hdr[h++] = (uint8_t)len;
-	} else {
-		hdr[h++] = m | 127;
-		for (int i = 7; i >= 0; i--)
-			hdr[h++] = (uint8_t)(len >> (8 * i));
-	}
-	if (mask) {
-		memcpy(hdr + h, mask, 4);
-		h += 4;
-	}
-	return h;
-}
-
-int mc_ws_parse(const uint8_t *buf, size_t n, mc_ws_frame_t *f)
-{
-	size_t h = 2;
-	uint64_t len;
-
-	f->header_len = 0;
-	f->len = 0;
-	if (n < 2)
-		return 0;
-	f->fin = buf[0] & 0x80;
-	f->opcode = buf[0] & 0x0F;
-	if (buf[0] & 0x70)
-		return -EPROTO; /* no extension negotiated */
-	if ((f->opcode > OP_BINARY && f->opcode < OP_CLOSE) ||
-	    f->opcode > OP_PONG)
-		return -EPROTO;
-	f->masked = buf[1] & 0x80;
-	len = buf[1] & 0x7F;
-	if (len == 126) {
-		if (n < 4)
-			return 0;
-		len = (uint64_t)buf[2] << 8 | buf[3];
-		h = 4;
-	} else if (len == 127) {
-		if (n < 10)
-			return 0;
-		len = 0;
-		for (int i = 0; i < 8; i++)
-			len = len << 8 | buf[2 + i];
-		h = 10;
-		if (len >> 63)
-			return -EPROTO;
-	}
-	if (f->opcode >= OP_CLOSE && (len > 125 || !f->fin))
-		return -EPROTO;
-	if (f->masked) {
-		if (n < h + 4)
-			return 0;
-		memcpy(f->mask, buf + h, 4);
-		h += 4;
-	}
-	f->header_len = h;
-	f->len = len;
-	return n - h >= len ? 1 : 0;
-}
-
-void mc_ws_mask(uint8_t *p, size_t len, const uint8_t mask[4])
-{
-	uint32_t m32;
-	size_t i = 0;
-
-	memcpy(&m32, mask, 4);
-	for (; i + 4 <= len; i += 4) {
-		uint32_t v;
-
-		memcpy(&v, p + i, 4);
-		v ^= m32;
-		memcpy(p + i, &v, 4);
-	}
-	for (; i < len; i++)
-		p[i] ^= mask[i & 3];
-}
-
-int mc_ws_accept_for(const char *key, char out[29])
-{
-	unsigned char sha[SHA_DIGEST_LENGTH];
-	char buf[128];
-	size_t kl = strlen(key);
-
-	if (kl + sizeof(guid) > sizeof(buf))
-		return -EINVAL;
-	memcpy(buf, key, kl);
-	memcpy(buf + kl, guid, sizeof(guid));
-	SHA1((unsigned char *)buf, kl + sizeof(guid) - 1, sha);
-	return b64_encode(out, 29, sha, sizeof(sha)) == 28 ? 0 : -EINVAL;
-}
 
 int mc_ws_init(mc_ws_t *w, size_t in_cap, size_t out_cap,
 	       const mc_ws_handler_t *h, void *user, uint64_t seed)
@@ -266,22 +157,20 @@ void mc_ws_on_writable(mc_ws_t *w)
 
 int mc_ws_send_text(mc_ws_t *w, const char *msg, size_t len)
 {
-	uint8_t hdr[MC_WS_MAX_HEADER], mask[4];
 	uint64_t r = mc_rand(&w->rng);
-	size_t h;
+	uint8_t mask[4];
+	size_t n;
 
 	if (w->state != MC_WS_OPEN || w->close_sent)
 		return -ENOTCONN;
 	memcpy(mask, &r, 4);
-	h = mc_ws_header(hdr, OP_TEXT, len, mask);
-	if (w->out_len + h + len > w->out_cap) {
+	n = mc_ws_encode(w->out + w->out_len, w->out_cap - w->out_len,
+			 MC_WS_OP_TEXT, true, msg, len, mask);
+	if (!n) {
 		w->dropped++;
 		return -ENOBUFS;
 	}
-	memcpy(w->out + w->out_len, hdr, h);
-	memcpy(w->out + w->out_len + h, msg, len);
-	mc_ws_mask(w->out + w->out_len + h, len, mask);
-	w->out_len += h + len;
+	w->out_len += n;
 	if (flush(w) < 0) {
 		shut(w, "write failed");
 		return -EPIPE;
@@ -291,30 +180,22 @@ int mc_ws_send_text(mc_ws_t *w, const char *msg, size_t len)
 
 static void send_control(mc_ws_t *w, unsigned op, const uint8_t *p, size_t len)
 {
-	uint8_t frame[MC_WS_MAX_HEADER + 125], mask[4];
 	uint64_t r = mc_rand(&w->rng);
-	size_t h;
+	uint8_t mask[4];
 
 	memcpy(mask, &r, 4);
-	h = mc_ws_header(frame, op, len, mask);
-	memcpy(frame + h, p, len);
-	mc_ws_mask(frame + h, len, mask);
-	queue(w, frame, h + len);
+	w->out_len += mc_ws_encode(w->out + w->out_len, w->out_cap - w->out_len,
+				   op, true, p, len, mask);
 	flush(w);
 }
 
 void mc_ws_close(mc_ws_t *w, int code, const char *reason)
 {
-	uint8_t p[125];
-	size_t rl = reason ? strlen(reason) : 0;
+	uint8_t p[MC_WS_MAX_CONTROL];
 
 	if (w->state == MC_WS_OPEN && !w->close_sent) {
-		if (rl > 123)
-			rl = 123;
-		p[0] = (uint8_t)(code >> 8);
-		p[1] = (uint8_t)code;
-		memcpy(p + 2, reason, rl);
-		send_control(w, OP_CLOSE, p, rl + 2);
+		send_control(w, MC_WS_OP_CLOSE, p,
+			     mc_ws_close_payload(p, code, reason));
 		w->close_sent = true;
 	}
 	shut(w, NULL);
@@ -363,7 +244,7 @@ static long handshake_reply(mc_ws_t *w)
 
 static void on_data(mc_ws_t *w, const mc_ws_frame_t *f, uint8_t *p)
 {
-	if (f->opcode == OP_TEXT || f->opcode == OP_BINARY) {
+	if (f->opcode == MC_WS_OP_TEXT || f->opcode == MC_WS_OP_BINARY) {
 		if (f->fin) {
 			if (w->h->on_text)
 				w->h->on_text(w->user, (const char *)p,
@@ -395,23 +276,20 @@ static int on_frame(mc_ws_t *w, const mc_ws_frame_t *f, uint8_t *p)
 	if (f->masked)
 		mc_ws_mask(p, (size_t)f->len, f->mask);
 	switch (f->opcode) {
-	case OP_PING:
-		send_control(w, OP_PONG, p, (size_t)f->len);
+	case MC_WS_OP_PING:
+		send_control(w, MC_WS_OP_PONG, p, (size_t)f->len);
 		return 0;
-	case OP_PONG:
+	case MC_WS_OP_PONG:
 		return 0;
-	case OP_CLOSE:
-		if (w->h->on_close_frame) {
-			if (f->len >= 2)
-				w->h->on_close_frame(w->user, p[0] << 8 | p[1],
-						     (const char *)p + 2,
-						     (size_t)f->len - 2);
-			else
-				w->h->on_close_frame(w->user, 1005, "", 0);
-		}
+	case MC_WS_OP_CLOSE:
+		if (w->h->on_close_frame)
+			w->h->on_close_frame(
+			    w->user, mc_ws_close_code(p, (size_t)f->len),
+			    f->len >= 2 ? (const char *)p + 2 : "",
+			    f->len >= 2 ? (size_t)f->len - 2 : 0);
 		/* Echo the close, then hang up. */
 		if (!w->close_sent && f->len >= 2)
-			send_control(w, OP_CLOSE, p, 2);
+			send_control(w, MC_WS_OP_CLOSE, p, 2);
 		w->close_sent = true;
 		shut(w, NULL);
 		return -1;

@@ -18,7 +18,7 @@
  * reassembled) and the server's close come back through callbacks. Pings
  * are answered. Buffers are allocated at mc_ws_init(); nothing per frame.
  *
- * The frame and handshake helpers at the end are pure and unit-tested.
+ * Frames are built and parsed by wsframe.h, which this header includes.
  */
 #ifndef CHORUS_MC_WS_H
 #define CHORUS_MC_WS_H
@@ -26,6 +26,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "mock-client/wsframe.h"
 
 typedef enum mc_ws_state {
 	MC_WS_IDLE = 0,
@@ -100,41 +102,5 @@ int mc_ws_send_text(mc_ws_t *w, const char *msg, size_t len);
 /* Sends a close frame with code and reason, writes what it can, and closes
  * the socket (on_closed(NULL) is called). */
 void mc_ws_close(mc_ws_t *w, int code, const char *reason);
-
-/* --- pure helpers ------------------------------------------------------ */
-
-#define MC_WS_MAX_HEADER 14
-
-/*
- * Writes a frame header for a payload of len bytes (fin set) into hdr; with
- * mask non-NULL the mask bit and the 4 key bytes follow. Returns the header
- * length (2..14).
- */
-size_t mc_ws_header(uint8_t *hdr, unsigned opcode, uint64_t len,
-		    const uint8_t mask[4]);
-
-typedef struct mc_ws_frame {
-	bool fin;
-	unsigned opcode;
-	size_t header_len;
-	uint64_t len; /* payload length */
-	bool masked;
-	uint8_t mask[4];
-} mc_ws_frame_t;
-
-/*
- * Parses the header at buf (n bytes available). Returns 1 when the whole
- * frame (header and payload) is in buf, 0 when more bytes are needed, or
- * -EPROTO for a malformed header (reserved bits, bad opcode, a control
- * frame over 125 bytes or fragmented).
- */
-int mc_ws_parse(const uint8_t *buf, size_t n, mc_ws_frame_t *f);
-
-/* XORs len bytes with the mask, starting at mask byte 0. */
-void mc_ws_mask(uint8_t *p, size_t len, const uint8_t mask[4]);
-
-/* Computes Sec-WebSocket-Accept for key into out (29 bytes with the NUL).
- * Returns 0 or -EINVAL. */
-int mc_ws_accept_for(const char *key, char out[29]);
 
 #endif /* CHORUS_MC_WS_H */

@@ -11,6 +11,7 @@
 #include <b64/cdecode.h>
 #include <b64/cencode.h>
 
+#include "common/clock.h"
 #include "codec/base64.h"
 #include "codec/g711.h"
 #include "tests/support/tsupport.h"
@@ -65,11 +66,11 @@ static double run(void (*fn)(void))
 	double best = 1e30;
 
 	for (int r = 0; r < ROUNDS; r++) {
-		uint64_t t0 = ts_now_ns();
+		uint64_t t0 = chorus_now_ns();
 
 		for (int i = 0; i < ITERS; i++)
 			fn();
-		double ns = (double)(ts_now_ns() - t0) / ITERS;
+		double ns = (double)(chorus_now_ns() - t0) / ITERS;
 		if (ns < best)
 			best = ns;
 	}

@@ -21,6 +21,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "codec/base64.h"
 #include "codec/g711.h"
 #include "tests/support/gwtest.h"
@@ -79,9 +80,9 @@ static void drain(part_t *p)
 {
 	int r;
 
-	while ((r = ws_recv(&p->ws, 0)) == WS_OP_TEXT)
+	while ((r = ws_recv(&p->ws, 0)) == MC_WS_OP_TEXT)
 		p->received++;
-	if (r == -ECONNRESET || r == WS_OP_CLOSE) {
+	if (r == -ECONNRESET || r == MC_WS_OP_CLOSE) {
 		fprintf(stderr, "%s: connection ended (%d %s)\n", p->sid,
 			p->ws.close_code, p->ws.close_reason);
 		exit(1);
@@ -145,11 +146,11 @@ int main(void)
 	       "%u s measured after %u s warm-up\n",
 	       n, room_size, workers, seconds, warmup);
 
-	t0 = ts_now_ns();
+	t0 = chorus_now_ns();
 	next = t0;
 	end = t0 + (uint64_t)(warmup + seconds) * 1000000000ull;
 	for (;;) {
-		uint64_t now = ts_now_ns();
+		uint64_t now = chorus_now_ns();
 		struct epoll_event evs[256];
 		int k, wait_ms;
 
@@ -185,7 +186,7 @@ int main(void)
 			drain(&parts[evs[e].data.u32]);
 	}
 	cpu1 = cpu_seconds(gw.pid);
-	secs = (double)(ts_now_ns() - measure_start) / 1e9;
+	secs = (double)(chorus_now_ns() - measure_start) / 1e9;
 	for (unsigned i = 0; i < n; i++) {
 		sent += parts[i].sent;
 		recv += parts[i].received;

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "mixer/mixer.h"
 #include "tests/support/mixsim.h"
 #include "tests/support/tsupport.h"
@@ -62,11 +63,11 @@ static double bench_room(unsigned n, unsigned talkers)
 			for (unsigned q = 0; q < n; q++)
 				sim_push(room, p[q], k,
 					 q < talkers ? tone[q] : noise);
-			uint64_t t0 = ts_now_ns();
+			uint64_t t0 = chorus_now_ns();
 
 			sim_tick(room, k, &t);
 			if (i >= warm)
-				spent += ts_now_ns() - t0;
+				spent += chorus_now_ns() - t0;
 		}
 		double ns = (double)spent / ticks / n;
 
@@ -100,10 +101,10 @@ static double bench_push(void)
 		uint64_t spent = 0;
 
 		for (unsigned k = r * 20000; k < (r + 1) * 20000; k++) {
-			uint64_t t0 = ts_now_ns();
+			uint64_t t0 = chorus_now_ns();
 
 			sim_push(room, p, k, s);
-			spent += ts_now_ns() - t0;
+			spent += chorus_now_ns() - t0;
 			sim_tick(room, k, &t);
 		}
 		double ns = (double)spent / 20000;

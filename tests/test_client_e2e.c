@@ -26,15 +26,15 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
 #include <sndfile.h>
 
+#include "common/clock.h"
 #include "codec/base64.h"
-#include "mock-client/ws.h"
+#include "mock-client/wsframe.h"
 #include "tests/support/gwtest.h"
 #include "tests/support/tsupport.h"
 
@@ -97,10 +97,10 @@ static pid_t spawn(char *const argv[], const char *out_path)
  * status, or -1 if it had to be killed or died of a signal. */
 static int wait_for(pid_t pid, double timeout_s)
 {
-	uint64_t end = ts_now_ns() + (uint64_t)(timeout_s * 1e9);
+	uint64_t end = chorus_now_ns() + (uint64_t)(timeout_s * 1e9);
 	int st;
 
-	while (ts_now_ns() < end) {
+	while (chorus_now_ns() < end) {
 		if (waitpid(pid, &st, WNOHANG) == pid)
 			return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 		usleep(20000);
@@ -379,9 +379,10 @@ struct fake {
 
 static int fake_accept(int lfd, struct fake *f)
 {
-	char req[4096] = "", key[64], acc[29], reply[256], *k;
+	char req[4096] = "", reply[MC_WS_UPGRADE_REPLY_CAP];
 	size_t n = 0;
 	ssize_t r;
+	int rl;
 
 	f->fd = accept(lfd, NULL, NULL);
 	f->len = 0;
@@ -394,22 +395,16 @@ static int fake_accept(int lfd, struct fake *f)
 		n += (size_t)r;
 		req[n] = '\0';
 	}
-	k = strcasestr(req, "Sec-WebSocket-Key:");
-	if (!k || sscanf(k + 18, " %63s", key) != 1 ||
-	    mc_ws_accept_for(key, acc))
+	rl = mc_ws_upgrade_reply(req, reply, sizeof(reply));
+	if (rl < 0)
 		return -1;
-	n = (size_t)snprintf(reply, sizeof(reply),
-			     "HTTP/1.1 101 Switching Protocols\r\n"
-			     "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-			     "Sec-WebSocket-Accept: %s\r\n\r\n",
-			     acc);
-	return write(f->fd, reply, n) == (ssize_t)n ? 0 : -1;
+	return write(f->fd, reply, (size_t)rl) == rl ? 0 : -1;
 }
 
 static int fake_send(struct fake *f, unsigned op, const char *msg, size_t n)
 {
 	uint8_t hdr[MC_WS_MAX_HEADER];
-	size_t h = mc_ws_header(hdr, op, n, NULL);
+	size_t h = mc_ws_header(hdr, op, true, n, NULL);
 
 	if (write(f->fd, hdr, h) != (ssize_t)h)
 		return -1;
@@ -420,17 +415,18 @@ static int fake_send(struct fake *f, unsigned op, const char *msg, size_t n)
 static int fake_wait_for(struct fake *f, const char *a, const char *b,
 			 double timeout_s)
 {
-	uint64_t end = ts_now_ns() + (uint64_t)(timeout_s * 1e9);
+	uint64_t end = chorus_now_ns() + (uint64_t)(timeout_s * 1e9);
 	mc_ws_frame_t fr;
 	ssize_t r;
 
-	while (ts_now_ns() < end) {
+	while (chorus_now_ns() < end) {
 		while (mc_ws_parse(f->buf, f->len, &fr) == 1) {
 			uint8_t *p = f->buf + fr.header_len;
 			size_t total = fr.header_len + (size_t)fr.len;
 			int hit;
 
-			mc_ws_mask(p, (size_t)fr.len, fr.mask);
+			if (fr.masked)
+				mc_ws_mask(p, (size_t)fr.len, fr.mask);
 			hit = memmem(p, (size_t)fr.len, a, strlen(a)) &&
 			      memmem(p, (size_t)fr.len, b, strlen(b));
 			memmove(f->buf, f->buf + total, f->len - total);
@@ -460,7 +456,7 @@ static int fake_media(struct fake *f, double seconds)
 		       "\"media\":{\"payload\":\"");
 	len += (int)b64_encode(msg + len, sizeof(msg) - (size_t)len, ulaw, n);
 	len += snprintf(msg + len, sizeof(msg) - (size_t)len, "\"}}");
-	return fake_send(f, 1, msg, (size_t)len);
+	return fake_send(f, MC_WS_OP_TEXT, msg, (size_t)len);
 }
 
 static int fake_script(int lfd)
@@ -471,30 +467,34 @@ static int fake_script(int lfd)
 			     "\"mark\":{\"name\":\"cleared\"}}";
 	const char clear[] = "{\"event\":\"clear\",\"streamSid\":\"MZx\"}";
 	static struct fake f;
+	uint8_t bye[MC_WS_MAX_CONTROL];
 	uint64_t t0, dt;
 
 	if (fake_accept(lfd, &f) || fake_wait_for(&f, "\"start\"", "", 10))
 		return 10;
 	/* 1 s of audio, then a mark: it may only come back once played. */
-	t0 = ts_now_ns();
-	if (fake_media(&f, 1.0) || fake_send(&f, 1, mark1, strlen(mark1)))
+	t0 = chorus_now_ns();
+	if (fake_media(&f, 1.0) ||
+	    fake_send(&f, MC_WS_OP_TEXT, mark1, strlen(mark1)))
 		return 11;
 	if (fake_wait_for(&f, "\"mark\"", "after-audio", 20))
 		return 12;
-	dt = ts_now_ns() - t0;
+	dt = chorus_now_ns() - t0;
 	if (dt < 950000000ull)
 		return 13; /* echoed before its audio could have played */
 	/* 5 s of audio, a mark, then clear: the mark comes back at once,
 	 * long before the audio would have played out. */
-	if (fake_media(&f, 5.0) || fake_send(&f, 1, mark2, strlen(mark2)) ||
-	    fake_send(&f, 1, clear, strlen(clear)))
+	if (fake_media(&f, 5.0) ||
+	    fake_send(&f, MC_WS_OP_TEXT, mark2, strlen(mark2)) ||
+	    fake_send(&f, MC_WS_OP_TEXT, clear, strlen(clear)))
 		return 14;
-	t0 = ts_now_ns();
+	t0 = chorus_now_ns();
 	if (fake_wait_for(&f, "\"mark\"", "cleared", 20))
 		return 15;
-	if (ts_now_ns() - t0 > 4000000000ull)
+	if (chorus_now_ns() - t0 > 4000000000ull)
 		return 16;
-	fake_send(&f, 8, "\x03\xe8", 2);
+	fake_send(&f, MC_WS_OP_CLOSE, (const char *)bye,
+		  mc_ws_close_payload(bye, MC_WS_CLOSE_NORMAL, NULL));
 	return 0;
 }
 

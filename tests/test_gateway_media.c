@@ -14,11 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "common/clock.h"
 #include "codec/g711.h"
 #include "tests/support/gwtest.h"
 #include "tests/support/tsupport.h"
@@ -122,12 +122,12 @@ static void take_frame(call_t *c)
  * 20 ms on absolute deadlines (unless mute) and reads what arrives. */
 static void run(int ms, bool send)
 {
-	uint64_t start = ts_now_ns();
-	uint64_t end = start + (uint64_t)ms * 1000000ull;
+	uint64_t start = chorus_now_ns();
+	uint64_t end = start + (uint64_t)ms * CHORUS_NS_PER_MS;
 	uint64_t next = start;
 
 	for (;;) {
-		uint64_t now = ts_now_ns();
+		uint64_t now = chorus_now_ns();
 		struct pollfd pfd[MAX_CALLS];
 		int idx[MAX_CALLS], n = 0, wait_ms;
 

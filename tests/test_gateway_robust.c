@@ -14,18 +14,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "codec/base64.h"
+#include "common/clock.h"
 #include "codec/g711.h"
 #include "mock-client/marker.h"
 #include "tests/support/gwtest.h"
 #include "tests/support/tsupport.h"
 
-#define T 5000
+#define T	 5000
+#define FRAME_NS (20 * CHORUS_NS_PER_MS) /* one Media Streams frame */
 
 static gwt_proc_t gw;
 static ws_client_t bystander;
@@ -88,7 +89,7 @@ static void binary_frame_closes_1003(void **state)
 {
 	static const uint8_t bin[] = {0xff, 0x00, 0x7f};
 
-	closes_with("/rooms/r", bin, sizeof(bin), WS_OP_BINARY, 1003);
+	closes_with("/rooms/r", bin, sizeof(bin), MC_WS_OP_BINARY, 1003);
 }
 
 static void binary_frame_after_start_closes_1003(void **state)
@@ -97,7 +98,7 @@ static void binary_frame_after_start_closes_1003(void **state)
 	ws_client_t c;
 
 	joined(&c, "MZbin");
-	assert_int_equal(ws_send_frame(&c, WS_OP_BINARY, true, bin, 3), 0);
+	assert_int_equal(ws_send_frame(&c, MC_WS_OP_BINARY, true, bin, 3), 0);
 	assert_int_equal(ws_wait_close(&c, T), 1003);
 	ws_free(&c);
 	bystander_unaffected();
@@ -115,7 +116,7 @@ static void invalid_json_before_start_closes_1007(void **state)
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
-		closes_with("/rooms/r", bad[i], strlen(bad[i]), WS_OP_TEXT,
+		closes_with("/rooms/r", bad[i], strlen(bad[i]), MC_WS_OP_TEXT,
 			    1007);
 }
 
@@ -126,7 +127,7 @@ static void media_before_start_closes_1007(void **state)
 	    "\"track\":\"inbound\",\"chunk\":\"1\",\"timestamp\":\"0\","
 	    "\"payload\":\"//////////8=\"},\"streamSid\":\"MZx\"}";
 
-	closes_with("/rooms/r", m, strlen(m), WS_OP_TEXT, 1007);
+	closes_with("/rooms/r", m, strlen(m), MC_WS_OP_TEXT, 1007);
 }
 
 static void oversize_frame_closes_1009(void **state)
@@ -135,7 +136,7 @@ static void oversize_frame_closes_1009(void **state)
 	char *big = malloc(n);
 
 	memset(big, ' ', n);
-	closes_with("/rooms/r", big, n, WS_OP_TEXT, 1009);
+	closes_with("/rooms/r", big, n, MC_WS_OP_TEXT, 1009);
 	free(big);
 }
 
@@ -146,9 +147,11 @@ static void oversize_fragmented_message_closes_1009(void **state)
 
 	memset(part, ' ', sizeof(part));
 	assert_int_equal(ws_connect(&c, gw.port, "/rooms/r", T), 0);
-	assert_int_equal(ws_send_frame(&c, WS_OP_TEXT, false, part, 3000), 0);
-	assert_int_equal(ws_send_frame(&c, WS_OP_CONT, false, part, 3000), 0);
-	assert_int_equal(ws_send_frame(&c, WS_OP_CONT, true, part, 3000), 0);
+	assert_int_equal(ws_send_frame(&c, MC_WS_OP_TEXT, false, part, 3000),
+			 0);
+	assert_int_equal(ws_send_frame(&c, MC_WS_OP_CONT, false, part, 3000),
+			 0);
+	assert_int_equal(ws_send_frame(&c, MC_WS_OP_CONT, true, part, 3000), 0);
 	assert_int_equal(ws_wait_close(&c, T), 1009);
 	ws_free(&c);
 	bystander_unaffected();
@@ -166,11 +169,11 @@ static void fragmented_start_is_reassembled(void **state)
 	ws_client_t c;
 
 	assert_int_equal(ws_connect(&c, gw.port, "/rooms/r", T), 0);
-	assert_int_equal(ws_send_frame(&c, WS_OP_TEXT, false, start, a), 0);
-	assert_int_equal(ws_send_frame(&c, WS_OP_CONT, false, start + a, b - a),
-			 0);
-	assert_int_equal(ws_send_frame(&c, WS_OP_CONT, true, start + b, n - b),
-			 0);
+	assert_int_equal(ws_send_frame(&c, MC_WS_OP_TEXT, false, start, a), 0);
+	assert_int_equal(
+	    ws_send_frame(&c, MC_WS_OP_CONT, false, start + a, b - a), 0);
+	assert_int_equal(
+	    ws_send_frame(&c, MC_WS_OP_CONT, true, start + b, n - b), 0);
 	assert_int_equal(gwt_recv_media(&c, "MZfrag", pcm, 960, T), 160);
 	ws_free(&c);
 	bystander_unaffected();
@@ -365,6 +368,8 @@ static void escaped_and_reordered_media_takes_the_slow_path(void **state)
 
 static void abrupt_reset_leaves_others_untouched(void **state)
 {
+	const uint8_t mask[4] = {1, 2, 3, 4};
+	uint8_t hdr[MC_WS_MAX_HEADER];
 	ws_client_t c[3];
 	char sid[32];
 
@@ -372,8 +377,10 @@ static void abrupt_reset_leaves_others_untouched(void **state)
 		snprintf(sid, sizeof(sid), "MZrst%d", i);
 		joined(&c[i], sid);
 	}
-	/* One mid-frame (half a header), one mid-call, one before start. */
-	assert_int_equal(send(c[0].fd, "\x81\xfe", 2, MSG_NOSIGNAL), 2);
+	/* One mid-frame (half of an 8-byte header), one mid-call, one before
+	 * start. */
+	mc_ws_header(hdr, MC_WS_OP_TEXT, true, 300, mask);
+	assert_int_equal(send(c[0].fd, hdr, 2, MSG_NOSIGNAL), 2);
 	ws_abort(&c[0]);
 	ws_abort(&c[1]);
 	ws_free(&c[0]);
@@ -479,7 +486,7 @@ static void random_damage_never_hurts_the_server(void **state)
 					}
 				}
 			}
-			if (ws_send_frame(&c, WS_OP_TEXT, true, buf, n) < 0)
+			if (ws_send_frame(&c, MC_WS_OP_TEXT, true, buf, n) < 0)
 				break;
 		}
 		/* Still open (damage is dropped), or closed with 1007 after
@@ -582,19 +589,8 @@ static void send_stamped(ws_client_t *talker, const char *sid, int seq)
 	assert_int_equal(gwt_send_media(talker, sid, (uint32_t)seq,
 					(uint32_t)seq * 20, ulaw, sizeof(ulaw)),
 			 0);
-	while (ws_recv(talker, 0) == WS_OP_TEXT)
+	while (ws_recv(talker, 0) == MC_WS_OP_TEXT)
 		;
-}
-
-/* Sleeps until *next + 20 ms, an absolute deadline, and moves *next on. */
-static void next_frame(struct timespec *next)
-{
-	next->tv_nsec += 20000000;
-	if (next->tv_nsec >= 1000000000) {
-		next->tv_nsec -= 1000000000;
-		next->tv_sec++;
-	}
-	clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, next, NULL);
 }
 
 static void paused_reader_resumes_in_order_with_drops_counted(void **state)
@@ -603,7 +599,7 @@ static void paused_reader_resumes_in_order_with_drops_counted(void **state)
 	enum { PAUSE = 150, TOTAL = 250 }; /* frames of 20 ms */
 	stamps_t st = {.last = -1};
 	ws_client_t talker, reader;
-	struct timespec next;
+	uint64_t next;
 	int stale = 0;
 	long dropped;
 
@@ -619,14 +615,15 @@ static void paused_reader_resumes_in_order_with_drops_counted(void **state)
 				  NULL, NULL),
 			 0);
 	mc_marker_det_init(&st.det);
-	clock_gettime(CLOCK_MONOTONIC, &next);
+	next = chorus_now_ns();
 	for (int seq = 0; seq < TOTAL; seq++) {
 		send_stamped(&talker, "MZtalk", seq);
 		if (seq == PAUSE) /* what was kept while it did not read */
 			stale = read_stamped(&reader, "MZpause", &st);
 		else if (seq > PAUSE)
 			read_stamped(&reader, "MZpause", &st);
-		next_frame(&next);
+		next += FRAME_NS; /* absolute deadlines: no drift */
+		chorus_sleep_until(next);
 	}
 	for (int i = 0; i < 15; i++) { /* the last frames' mixing delay */
 		usleep(20000);
@@ -663,7 +660,7 @@ static void a_caller_who_hangs_up_is_heard_to_the_last_frame(void **state)
 	enum { TOTAL = 50 };
 	stamps_t st = {.last = -1};
 	ws_client_t talker, reader;
-	struct timespec next;
+	uint64_t next;
 	long late;
 
 	assert_int_equal(gwt_call(&reader, gw.port, "/rooms/tail", "MZhear",
@@ -672,11 +669,12 @@ static void a_caller_who_hangs_up_is_heard_to_the_last_frame(void **state)
 	assert_int_equal(
 	    gwt_call(&talker, gw.port, "/rooms/tail", "MZtail", NULL, NULL), 0);
 	mc_marker_det_init(&st.det);
-	clock_gettime(CLOCK_MONOTONIC, &next);
+	next = chorus_now_ns();
 	for (int seq = 0; seq < TOTAL; seq++) {
 		send_stamped(&talker, "MZtail", seq);
 		read_stamped(&reader, "MZhear", &st);
-		next_frame(&next);
+		next += FRAME_NS; /* absolute deadlines: no drift */
+		chorus_sleep_until(next);
 	}
 	assert_int_equal(ws_send_text(&talker, "{\"event\":\"stop\","
 					       "\"sequenceNumber\":\"51\","

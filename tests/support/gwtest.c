@@ -220,7 +220,7 @@ int gwt_recv_media(ws_client_t *c, const char *stream_sid, int16_t *pcm,
 	r = ws_recv(c, timeout_ms);
 	if (r < 0)
 		return r;
-	if (r != WS_OP_TEXT)
+	if (r != MC_WS_OP_TEXT)
 		return -EBADMSG;
 	pl = (size_t)snprintf(prefix, sizeof(prefix),
 			      "{\"event\":\"media\",\"streamSid\":\"%s\","

@@ -1,8 +1,12 @@
+/*
+ * tsupport.c - fixtures and the seeded PRNG, see tsupport.h.
+ */
 #include "tsupport.h"
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
+
+#include "common/clock.h"
 
 static uint64_t rng_state = 88172645463325252ull;
 
@@ -31,7 +35,7 @@ long ts_read_fixture(const char *name, void *buf, size_t cap)
 uint64_t ts_seed(const char *who)
 {
 	const char *s = getenv("CHORUS_SEED");
-	uint64_t seed = s ? strtoull(s, NULL, 0) : ts_now_ns();
+	uint64_t seed = s ? strtoull(s, NULL, 0) : chorus_now_ns();
 
 	if (seed == 0)
 		seed = 1;
@@ -47,12 +51,4 @@ uint64_t ts_rand(void)
 	rng_state ^= rng_state << 25;
 	rng_state ^= rng_state >> 27;
 	return rng_state * 2685821657736338717ull;
-}
-
-uint64_t ts_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }

@@ -1,7 +1,7 @@
 /*
  * tsupport.h - small helpers shared by the test and benchmark programs:
- * fixtures, a seeded PRNG whose seed is printed so a failure can be
- * replayed, and a monotonic clock.
+ * fixtures, and a seeded PRNG whose seed is printed so a failure can be
+ * replayed. Tests read time with common/clock.h, like the programs.
  */
 #ifndef CHORUS_TSUPPORT_H
 #define CHORUS_TSUPPORT_H
@@ -19,8 +19,5 @@ long ts_read_fixture(const char *name, void *buf, size_t cap);
 uint64_t ts_seed(const char *who);
 /* xorshift64* from the seeded state. */
 uint64_t ts_rand(void);
-
-/* CLOCK_MONOTONIC in nanoseconds. */
-uint64_t ts_now_ns(void);
 
 #endif /* CHORUS_TSUPPORT_H */

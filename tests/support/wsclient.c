@@ -1,3 +1,7 @@
+/*
+ * wsclient.c - the tests' blocking WebSocket client, see wsclient.h: raw
+ * sockets, poll() with deadlines, and frames from mock-client/wsframe.h.
+ */
 #include "wsclient.h"
 
 #include <arpa/inet.h>
@@ -10,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "tsupport.h"
 
 int ws_client_rcvbuf;
@@ -80,7 +84,7 @@ static int write_all(int fd, const void *buf, size_t len)
 static int fill(ws_client_t *c, uint64_t deadline)
 {
 	for (;;) {
-		uint64_t now = ts_now_ns();
+		uint64_t now = chorus_now_ns();
 		struct pollfd pfd = {c->fd, POLLIN, 0};
 		ssize_t n;
 
@@ -106,7 +110,8 @@ static int fill(ws_client_t *c, uint64_t deadline)
 			return -ECONNRESET;
 		if (!deadline)
 			return -EAGAIN; /* ws_recv(c, 0): never wait */
-		if (poll(&pfd, 1, (int)((deadline - now) / 1000000 + 1)) < 0 &&
+		if (poll(&pfd, 1,
+			 (int)((deadline - now) / CHORUS_NS_PER_MS + 1)) < 0 &&
 		    errno != EINTR)
 			return -errno;
 	}
@@ -114,13 +119,14 @@ static int fill(ws_client_t *c, uint64_t deadline)
 
 int ws_connect(ws_client_t *c, uint16_t port, const char *path, int timeout_ms)
 {
-	uint64_t deadline = ts_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	uint64_t deadline =
+	    chorus_now_ns() + (uint64_t)timeout_ms * CHORUS_NS_PER_MS;
 	char req[1024];
 	char *end;
 	int n, r;
 
 	memset(c, 0, sizeof(*c));
-	c->close_code = 1005;
+	c->close_code = MC_WS_CLOSE_NO_STATUS;
 	c->fd = tcp_connect(port, timeout_ms);
 	if (c->fd < 0)
 		return c->fd;
@@ -150,43 +156,26 @@ int ws_connect(ws_client_t *c, uint16_t port, const char *path, int timeout_ms)
 	return r == -ECONNRESET ? -EPROTO : r;
 }
 
-int ws_send_frame(ws_client_t *c, int opcode, bool fin, const void *data,
+int ws_send_frame(ws_client_t *c, unsigned opcode, bool fin, const void *data,
 		  size_t len)
 {
-	uint8_t hdr[14];
-	uint8_t *frame;
-	size_t h = 0;
+	size_t cap = MC_WS_MAX_HEADER + len, n;
 	uint32_t key = (uint32_t)ts_rand();
+	uint8_t mask[4], *frame = malloc(cap);
 	int r;
 
-	hdr[h++] = (uint8_t)((fin ? 0x80 : 0) | (opcode & 0xf));
-	if (len < 126) {
-		hdr[h++] = (uint8_t)(0x80 | len);
-	} else if (len < 65536) {
-		hdr[h++] = 0x80 | 126;
-		hdr[h++] = (uint8_t)(len >> 8);
-		hdr[h++] = (uint8_t)len;
-	} else {
-		hdr[h++] = 0x80 | 127;
-		for (int i = 7; i >= 0; i--)
-			hdr[h++] = (uint8_t)((uint64_t)len >> (8 * i));
-	}
-	memcpy(hdr + h, &key, 4);
-	h += 4;
-	frame = malloc(h + len);
 	if (!frame)
 		return -ENOMEM;
-	memcpy(frame, hdr, h);
-	for (size_t i = 0; i < len; i++)
-		frame[h + i] = ((const uint8_t *)data)[i] ^ hdr[h - 4 + i % 4];
-	r = write_all(c->fd, frame, h + len);
+	memcpy(mask, &key, 4);
+	n = mc_ws_encode(frame, cap, opcode, fin, data, len, mask);
+	r = write_all(c->fd, frame, n);
 	free(frame);
 	return r;
 }
 
 int ws_send_text(ws_client_t *c, const char *text)
 {
-	return ws_send_frame(c, WS_OP_TEXT, true, text, strlen(text));
+	return ws_send_frame(c, MC_WS_OP_TEXT, true, text, strlen(text));
 }
 
 int ws_sendf(ws_client_t *c, const char *fmt, ...)
@@ -200,44 +189,26 @@ int ws_sendf(ws_client_t *c, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0 || n >= (int)sizeof(buf))
 		return -ENOSPC;
-	return ws_send_frame(c, WS_OP_TEXT, true, buf, (size_t)n);
+	return ws_send_frame(c, MC_WS_OP_TEXT, true, buf, (size_t)n);
 }
 
-/* Parses one frame from rbuf if complete: 1 and fills the out arguments,
- * 0 if more bytes are needed. */
-static int parse_frame(ws_client_t *c, int *op, bool *fin, size_t *off,
-		       size_t *len, size_t *total)
+/* Parses the frame at the start of rbuf into f, reading more until it is
+ * whole. 0, -EPROTO for a malformed frame, or fill()'s error. A masked
+ * frame (servers must not mask) is unmasked in place. */
+static int next_frame(ws_client_t *c, mc_ws_frame_t *f, uint64_t deadline)
 {
-	uint8_t *b = c->rbuf;
-	size_t h = 2;
-	uint64_t n;
+	int r;
 
-	if (c->rlen < 2)
-		return 0;
-	*fin = b[0] & 0x80;
-	*op = b[0] & 0xf;
-	n = b[1] & 0x7f;
-	if (n == 126) {
-		if (c->rlen < 4)
-			return 0;
-		n = (uint64_t)b[2] << 8 | b[3];
-		h = 4;
-	} else if (n == 127) {
-		if (c->rlen < 10)
-			return 0;
-		n = 0;
-		for (int i = 0; i < 8; i++)
-			n = n << 8 | b[2 + i];
-		h = 10;
+	while ((r = mc_ws_parse(c->rbuf, c->rlen, f)) == 0) {
+		r = fill(c, deadline);
+		if (r < 0)
+			return r;
 	}
-	if (b[1] & 0x80)
-		h += 4; /* servers do not mask; tolerate it anyway */
-	if (c->rlen < h + n)
-		return 0;
-	*off = h;
-	*len = (size_t)n;
-	*total = h + (size_t)n;
-	return 1;
+	if (r < 0)
+		return r;
+	if (f->masked)
+		mc_ws_mask(c->rbuf + f->header_len, (size_t)f->len, f->mask);
+	return 0;
 }
 
 static int append_msg(ws_client_t *c, const uint8_t *p, size_t n)
@@ -256,64 +227,64 @@ static int append_msg(ws_client_t *c, const uint8_t *p, size_t n)
 int ws_recv(ws_client_t *c, int timeout_ms)
 {
 	uint64_t deadline =
-	    timeout_ms ? ts_now_ns() + (uint64_t)timeout_ms * 1000000ull : 0;
+	    timeout_ms
+		? chorus_now_ns() + (uint64_t)timeout_ms * CHORUS_NS_PER_MS
+		: 0;
 	int msg_op = -1;
 
 	c->msg_len = 0;
 	if (c->fd < 0)
 		return -ECONNRESET;
 	for (;;) {
-		int op, r;
-		bool fin;
-		size_t off, len, total;
+		mc_ws_frame_t f;
+		uint8_t *p;
+		size_t len, total;
+		int r = next_frame(c, &f, deadline);
 
-		while (!parse_frame(c, &op, &fin, &off, &len, &total)) {
-			r = fill(c, deadline);
-			if (r < 0)
-				return r;
-		}
-		if (op == WS_OP_CLOSE) {
+		if (r < 0)
+			return r;
+		p = c->rbuf + f.header_len;
+		len = (size_t)f.len;
+		total = f.header_len + len;
+		if (f.opcode == MC_WS_OP_CLOSE) {
+			size_t rl = len >= 2 ? len - 2 : 0;
+
 			c->closed = true;
-			c->close_code = 1005;
-			c->close_reason[0] = '\0';
-			if (len >= 2) {
-				size_t rl = len - 2;
-
-				c->close_code =
-				    c->rbuf[off] << 8 | c->rbuf[off + 1];
-				if (rl >= sizeof(c->close_reason))
-					rl = sizeof(c->close_reason) - 1;
-				memcpy(c->close_reason, c->rbuf + off + 2, rl);
-				c->close_reason[rl] = '\0';
-			}
-		} else if (op == WS_OP_PING) {
-			ws_send_frame(c, WS_OP_PONG, true, c->rbuf + off, len);
-		} else if (op != WS_OP_PONG) {
-			if (op != WS_OP_CONT)
-				msg_op = op;
-			append_msg(c, c->rbuf + off, len);
+			c->close_code = mc_ws_close_code(p, len);
+			if (rl >= sizeof(c->close_reason))
+				rl = sizeof(c->close_reason) - 1;
+			memcpy(c->close_reason, p + 2, rl);
+			c->close_reason[rl] = '\0';
+		} else if (f.opcode == MC_WS_OP_PING) {
+			ws_send_frame(c, MC_WS_OP_PONG, true, p, len);
+		} else if (f.opcode != MC_WS_OP_PONG) {
+			if (f.opcode != MC_WS_OP_CONT)
+				msg_op = (int)f.opcode;
+			append_msg(c, p, len);
 		}
 		memmove(c->rbuf, c->rbuf + total, c->rlen - total);
 		c->rlen -= total;
-		if (op == WS_OP_CLOSE)
-			return WS_OP_CLOSE;
-		if (fin && msg_op >= 0 && op != WS_OP_PING && op != WS_OP_PONG)
+		if (f.opcode == MC_WS_OP_CLOSE)
+			return MC_WS_OP_CLOSE;
+		if (f.fin && msg_op >= 0 && f.opcode != MC_WS_OP_PING &&
+		    f.opcode != MC_WS_OP_PONG)
 			return msg_op;
 	}
 }
 
 int ws_wait_close(ws_client_t *c, int timeout_ms)
 {
-	uint64_t deadline = ts_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	uint64_t deadline =
+	    chorus_now_ns() + (uint64_t)timeout_ms * CHORUS_NS_PER_MS;
 
 	for (;;) {
-		uint64_t now = ts_now_ns();
+		uint64_t now = chorus_now_ns();
 		int r;
 
 		if (now >= deadline)
 			return -ETIMEDOUT;
-		r = ws_recv(c, (int)((deadline - now) / 1000000 + 1));
-		if (r == WS_OP_CLOSE)
+		r = ws_recv(c, (int)((deadline - now) / CHORUS_NS_PER_MS + 1));
+		if (r == MC_WS_OP_CLOSE)
 			return c->close_code;
 		if (r < 0)
 			return r;
@@ -322,21 +293,19 @@ int ws_wait_close(ws_client_t *c, int timeout_ms)
 
 void ws_close(ws_client_t *c, int code)
 {
-	uint8_t p[2] = {(uint8_t)(code >> 8), (uint8_t)code};
-
-	if (c->fd < 0)
-		return;
-	ws_send_frame(c, WS_OP_CLOSE, true, p, 2);
-	close(c->fd);
+	ws_close_keep(c, code);
+	if (c->fd >= 0)
+		close(c->fd);
 	c->fd = -1;
 }
 
 void ws_close_keep(ws_client_t *c, int code)
 {
-	uint8_t p[2] = {(uint8_t)(code >> 8), (uint8_t)code};
+	uint8_t p[MC_WS_MAX_CONTROL];
 
 	if (c->fd >= 0)
-		ws_send_frame(c, WS_OP_CLOSE, true, p, 2);
+		ws_send_frame(c, MC_WS_OP_CLOSE, true, p,
+			      mc_ws_close_payload(p, code, NULL));
 }
 
 void ws_abort(ws_client_t *c)
@@ -382,7 +351,8 @@ uint16_t ws_free_port(void)
 int ws_http_get(uint16_t port, const char *path, char *body, size_t cap,
 		int timeout_ms)
 {
-	uint64_t deadline = ts_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	uint64_t deadline =
+	    chorus_now_ns() + (uint64_t)timeout_ms * CHORUS_NS_PER_MS;
 	ws_client_t c = {0};
 	char req[512];
 	int n, r, status = 0;

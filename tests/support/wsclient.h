@@ -14,12 +14,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WS_OP_CONT   0x0
-#define WS_OP_TEXT   0x1
-#define WS_OP_BINARY 0x2
-#define WS_OP_CLOSE  0x8
-#define WS_OP_PING   0x9
-#define WS_OP_PONG   0xa
+/* Frames are built and parsed by the shared framing module; its opcodes
+ * (MC_WS_OP_*) are what ws_recv() returns and ws_send_frame() takes. */
+#include "mock-client/wsframe.h"
 
 typedef struct ws_client {
 	int fd;
@@ -46,7 +43,7 @@ int ws_connect(ws_client_t *c, uint16_t port, const char *path, int timeout_ms);
 
 /* Sends one frame, masked as a client must. fin false starts/continues a
  * fragmented message. Returns 0 or a negative errno. */
-int ws_send_frame(ws_client_t *c, int opcode, bool fin, const void *data,
+int ws_send_frame(ws_client_t *c, unsigned opcode, bool fin, const void *data,
 		  size_t len);
 int ws_send_text(ws_client_t *c, const char *text);
 int ws_sendf(ws_client_t *c, const char *fmt, ...)
@@ -55,9 +52,10 @@ int ws_sendf(ws_client_t *c, const char *fmt, ...)
 /*
  * Reads one whole message (answering pings). Returns its opcode (text and
  * binary messages are in c->msg; for a close frame, c->close_code and
- * c->close_reason are set and c->closed), -ETIMEDOUT, or -ECONNRESET when
- * the connection ended without a close frame. With timeout_ms 0 it never
- * waits: -EAGAIN when no whole message is available yet (event loops).
+ * c->close_reason are set and c->closed), -ETIMEDOUT, -ECONNRESET when
+ * the connection ended without a close frame, or -EPROTO for a frame
+ * mc_ws_parse() refuses. With timeout_ms 0 it never waits: -EAGAIN when no
+ * whole message is available yet (event loops).
  */
 int ws_recv(ws_client_t *c, int timeout_ms);
 

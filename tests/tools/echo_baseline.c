@@ -2,12 +2,15 @@
  * chorus-echo-baseline - the floor for Media Streams traffic on this kernel.
  *
  * A bare WebSocket echo server: one thread, epoll, no lws, no JSON, no
- * mixing. It completes the RFC 6455 handshake (the accept key from the mock
- * client's mc_ws_accept_for(), SHA-1 from libcrypto), then sends every data frame it reads straight back
- * as one unmasked frame of the same size and opcode; it answers ping with
- * pong and close with close. The frames a read brings in are answered with
- * one write. `make bench` runs the same load through it and through the
- * gateway, so the gateway's CPU cost can be stated as a ratio to this.
+ * mixing. It completes the RFC 6455 handshake, then sends every data frame
+ * it reads straight back as one unmasked frame of the same size, opcode and
+ * FIN flag; it answers ping with pong and close with close, and drops a
+ * connection that sends an unmasked or malformed frame. The frames a read
+ * brings in are answered with one write. Frames and the handshake reply
+ * come from the shared framing module (mock-client/wsframe.h: plain
+ * functions on the caller's buffers, no allocation). `make bench` runs the
+ * same load through it and through the gateway, so the gateway's CPU cost
+ * can be stated as a ratio to this.
  *
  * usage: chorus-echo-baseline [--port N]    (default 8090; prints "ready")
  */
@@ -20,12 +23,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "mock-client/ws.h"
+#include "mock-client/wsframe.h"
 
 #define BUF_CAP	   (256 * 1024)
 #define MAX_EVENTS 256
@@ -89,36 +91,17 @@ static int queue_out(struct conn *c, const void *p, size_t n)
  * done, 0 when more bytes are needed, -1 to drop the connection. */
 static int handshake(struct conn *c)
 {
-	char key[128], reply[256], accept[29];
-	uint8_t *end;
-	char *k, *e;
-	size_t hl, kl;
+	char reply[MC_WS_UPGRADE_REPLY_CAP];
+	uint8_t *end = memmem(c->in, c->in_len, "\r\n\r\n", 4);
+	size_t hl;
 	int n;
 
-	end = memmem(c->in, c->in_len, "\r\n\r\n", 4);
 	if (!end)
 		return c->in_len == BUF_CAP ? -1 : 0;
 	hl = (size_t)(end - c->in) + 4;
 	*end = '\0';
-	k = strcasestr((char *)c->in, "\r\nSec-WebSocket-Key:");
-	if (!k)
-		return -1;
-	k += 20;
-	k += strspn(k, " \t");
-	e = k + strcspn(k, " \t\r\n");
-	kl = (size_t)(e - k);
-	if (kl >= sizeof(key))
-		return -1;
-	memcpy(key, k, kl);
-	key[kl] = '\0';
-	if (mc_ws_accept_for(key, accept))
-		return -1;
-	n = snprintf(reply, sizeof(reply),
-		     "HTTP/1.1 101 Switching Protocols\r\n"
-		     "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-		     "Sec-WebSocket-Accept: %s\r\n\r\n",
-		     accept);
-	if (queue_out(c, reply, (size_t)n))
+	n = mc_ws_upgrade_reply((char *)c->in, reply, sizeof(reply));
+	if (n < 0 || queue_out(c, reply, (size_t)n))
 		return -1;
 	memmove(c->in, c->in + hl, c->in_len - hl);
 	c->in_len -= hl;
@@ -126,60 +109,46 @@ static int handshake(struct conn *c)
 	return 1;
 }
 
+/* Echoes one whole frame whose payload p is unmasked: a ping as a pong, a
+ * pong not at all. Returns -1 if the output buffer is full. */
+static int echo_frame(struct conn *c, const mc_ws_frame_t *f, const uint8_t *p)
+{
+	unsigned op = f->opcode == MC_WS_OP_PING ? MC_WS_OP_PONG : f->opcode;
+	size_t n;
+
+	if (f->opcode == MC_WS_OP_PONG)
+		return 0;
+	n = mc_ws_encode(c->out + c->out_len, BUF_CAP - c->out_len, op, f->fin,
+			 p, (size_t)f->len, NULL);
+	if (!n)
+		return -1;
+	c->out_len += n;
+	if (op == MC_WS_OP_CLOSE)
+		c->closing = 1;
+	return 0;
+}
+
 /* Echoes every complete frame in the input buffer. Returns -1 to drop. */
 static int echo_frames(struct conn *c)
 {
 	size_t off = 0;
+	mc_ws_frame_t f;
+	int rc;
 
-	while (c->in_len - off >= 2) {
-		uint8_t *f = c->in + off, hdr[10];
-		uint8_t op = f[0] & 0x0F, mask[4];
-		size_t hl = 2, len = f[1] & 0x7F, i, h = 0;
+	while ((rc = mc_ws_parse(c->in + off, c->in_len - off, &f)) >= 0) {
+		uint8_t *p = c->in + off + f.header_len;
 
-		if (!(f[1] & 0x80))
-			return -1; /* clients must mask */
-		if (len == 126) {
-			if (c->in_len - off < 4)
-				break;
-			len = (size_t)f[2] << 8 | f[3];
-			hl = 4;
-		} else if (len == 127) {
-			if (c->in_len - off < 10)
-				break;
-			len = 0;
-			for (i = 0; i < 8; i++)
-				len = len << 8 | f[2 + i];
-			hl = 10;
-		}
-		if (len > BUF_CAP / 2)
-			return -1;
-		if (c->in_len - off < hl + 4 + len)
+		if (f.header_len && (!f.masked || f.len > BUF_CAP / 2))
+			return -1; /* clients must mask; too big to echo */
+		if (rc == 0)
 			break;
-		memcpy(mask, f + hl, 4);
-		for (i = 0; i < len; i++)
-			f[hl + 4 + i] ^= mask[i & 3];
-		if (op == 0x9)
-			op = 0xA; /* ping: pong */
-		hdr[h++] = (uint8_t)((f[0] & 0x80) | op);
-		if (len < 126) {
-			hdr[h++] = (uint8_t)len;
-		} else if (len < 65536) {
-			hdr[h++] = 126;
-			hdr[h++] = (uint8_t)(len >> 8);
-			hdr[h++] = (uint8_t)len;
-		} else {
-			hdr[h++] = 127;
-			for (i = 0; i < 8; i++)
-				hdr[h++] = (uint8_t)(len >> (56 - 8 * i));
-		}
-		if (op != 0xA || (f[0] & 0x0F) == 0x9)
-			if (queue_out(c, hdr, h) ||
-			    queue_out(c, f + hl + 4, len))
-				return -1;
-		if (op == 0x8)
-			c->closing = 1;
-		off += hl + 4 + len;
+		mc_ws_mask(p, (size_t)f.len, f.mask);
+		if (echo_frame(c, &f, p))
+			return -1;
+		off += f.header_len + (size_t)f.len;
 	}
+	if (rc < 0)
+		return -1;
 	memmove(c->in, c->in + off, c->in_len - off);
 	c->in_len -= off;
 	return 0;
