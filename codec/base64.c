@@ -12,27 +12,27 @@
 #include <string.h>
 
 static const char enc_alphabet[64] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 #define BAD 0x80
 /* '=' is BAD here: padding is only accepted where the tail code allows it. */
 static const uint8_t dec_table[256] = {
 #define R4(x) BAD, BAD, BAD, BAD
-#define R16 R4(0), R4(0), R4(0), R4(0)
-	R16, R16,			/* 0x00-0x1f */
-	BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, /* 0x20-0x27 */
-	BAD, BAD, BAD, 62,  BAD, BAD, BAD, 63,	/* ( ) * + , - . / */
-	52,  53,  54,  55,  56,  57,  58,  59,	/* 0-7 */
-	60,  61,  BAD, BAD, BAD, BAD, BAD, BAD, /* 8 9 : ; < = > ? */
-	BAD, 0,	  1,   2,   3,	 4,   5,   6,	/* @ A-G */
-	7,   8,	  9,   10,  11,	 12,  13,  14,	/* H-O */
-	15,  16,  17,  18,  19,	 20,  21,  22,	/* P-W */
-	23,  24,  25,  BAD, BAD, BAD, BAD, BAD, /* X Y Z [ \ ] ^ _ */
-	BAD, 26,  27,  28,  29,	 30,  31,  32,	/* ` a-g */
-	33,  34,  35,  36,  37,	 38,  39,  40,	/* h-o */
-	41,  42,  43,  44,  45,	 46,  47,  48,	/* p-w */
-	49,  50,  51,  BAD, BAD, BAD, BAD, BAD, /* x y z { | } ~ DEL */
-	R16, R16, R16, R16, R16, R16, R16, R16, /* 0x80-0xff */
+#define R16   R4(0), R4(0), R4(0), R4(0)
+    R16, R16,				    /* 0x00-0x1f */
+    BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, /* 0x20-0x27 */
+    BAD, BAD, BAD, 62,	BAD, BAD, BAD, 63,  /* ( ) * + , - . / */
+    52,	 53,  54,  55,	56,  57,  58,  59,  /* 0-7 */
+    60,	 61,  BAD, BAD, BAD, BAD, BAD, BAD, /* 8 9 : ; < = > ? */
+    BAD, 0,   1,   2,	3,   4,	  5,   6,   /* @ A-G */
+    7,	 8,   9,   10,	11,  12,  13,  14,  /* H-O */
+    15,	 16,  17,  18,	19,  20,  21,  22,  /* P-W */
+    23,	 24,  25,  BAD, BAD, BAD, BAD, BAD, /* X Y Z [ \ ] ^ _ */
+    BAD, 26,  27,  28,	29,  30,  31,  32,  /* ` a-g */
+    33,	 34,  35,  36,	37,  38,  39,  40,  /* h-o */
+    41,	 42,  43,  44,	45,  46,  47,  48,  /* p-w */
+    49,	 50,  51,  BAD, BAD, BAD, BAD, BAD, /* x y z { | } ~ DEL */
+    R16, R16, R16, R16, R16, R16, R16, R16, /* 0x80-0xff */
 #undef R16
 #undef R4
 };
@@ -72,8 +72,8 @@ long b64_encode(char *dst, size_t cap, const uint8_t *src, size_t n)
 		p += 8;
 	}
 	for (; i + 3 <= n; i += 3) {
-		uint32_t v = (uint32_t)src[i] << 16 | (uint32_t)src[i + 1] << 8 |
-			     src[i + 2];
+		uint32_t v = (uint32_t)src[i] << 16 |
+			     (uint32_t)src[i + 1] << 8 | src[i + 2];
 		memcpy(p, enc_pairs[v >> 12], 2);
 		memcpy(p + 2, enc_pairs[v & 4095], 2);
 		p += 4;

@@ -9,17 +9,17 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define SIGN_BIT 0x80
+#define SIGN_BIT   0x80
 #define QUANT_MASK 0xf
-#define SEG_SHIFT 4
-#define SEG_MASK 0x70
-#define ULAW_BIAS 0x84
-#define ULAW_CLIP 8159
+#define SEG_SHIFT  4
+#define SEG_MASK   0x70
+#define ULAW_BIAS  0x84
+#define ULAW_CLIP  8159
 
-static const int16_t seg_uend[8] = { 0x3F,  0x7F,  0xFF,  0x1FF,
-				     0x3FF, 0x7FF, 0xFFF, 0x1FFF };
-static const int16_t seg_aend[8] = { 0x1F,  0x3F,  0x7F,  0xFF,
-				     0x1FF, 0x3FF, 0x7FF, 0xFFF };
+static const int16_t seg_uend[8] = {0x3F,  0x7F,  0xFF,	 0x1FF,
+				    0x3FF, 0x7FF, 0xFFF, 0x1FFF};
+static const int16_t seg_aend[8] = {0x1F,  0x3F,  0x7F,	 0xFF,
+				    0x1FF, 0x3FF, 0x7FF, 0xFFF};
 
 static int search(int val, const int16_t *table, int size)
 {
@@ -56,7 +56,8 @@ static int16_t ulaw_to_linear16(uint8_t u_val)
 	u_val = (uint8_t)~u_val;
 	t = ((u_val & QUANT_MASK) << 3) + ULAW_BIAS;
 	t <<= (u_val & SEG_MASK) >> SEG_SHIFT;
-	return (int16_t)((u_val & SIGN_BIT) ? (ULAW_BIAS - t) : (t - ULAW_BIAS));
+	return (int16_t)((u_val & SIGN_BIT) ? (ULAW_BIAS - t)
+					    : (t - ULAW_BIAS));
 }
 
 /* pcm_val: 13-bit two's complement. */
@@ -116,10 +117,12 @@ int main(void)
 	printf("#include \"g711.h\"\n\n");
 	printf("const int16_t g711_ulaw_dec_table[256] = {");
 	for (i = 0; i < 256; i++)
-		printf("%s%d,", i % 8 ? " " : "\n\t", ulaw_to_linear16((uint8_t)i));
+		printf("%s%d,", i % 8 ? " " : "\n\t",
+		       ulaw_to_linear16((uint8_t)i));
 	printf("\n};\n\nconst int16_t g711_alaw_dec_table[256] = {");
 	for (i = 0; i < 256; i++)
-		printf("%s%d,", i % 8 ? " " : "\n\t", alaw_to_linear16((uint8_t)i));
+		printf("%s%d,", i % 8 ? " " : "\n\t",
+		       alaw_to_linear16((uint8_t)i));
 	printf("\n};\n\nconst uint8_t g711_ulaw_enc_table[1 << 14] = {");
 	for (i = 0; i < (1u << 14); i++)
 		printf("%s0x%02x,", i % 12 ? " " : "\n\t",

@@ -20,7 +20,7 @@
 #include "gateway/names.h"
 #include "mixer/mixer.h"
 
-#define GW_ERR_LEN	 256
+#define GW_ERR_LEN 256
 
 /* A room an administrator defined in the config file. */
 typedef struct gw_room_conf {
@@ -45,9 +45,9 @@ typedef struct gw_config {
 	unsigned bad_frames_max;   /* 50 bad media frames in a row */
 	unsigned out_queue;	   /* 4 frames queued per listener */
 	unsigned sndbuf;	   /* SO_SNDBUF of calls; 65536, 0 = kernel's */
-	unsigned batch_us;	   /* 1000: a busy worker's pause between polls */
-	mix_settings_t mix;	   /* the mixer's defaults */
-	gw_room_conf_t *rooms;	   /* from the config file; owned */
+	unsigned batch_us;     /* 1000: a busy worker's pause between polls */
+	mix_settings_t mix;    /* the mixer's defaults */
+	gw_room_conf_t *rooms; /* from the config file; owned */
 	unsigned n_rooms;
 } gw_config_t;
 

@@ -141,7 +141,8 @@ static int on_start(gw_conn_t *c, const gw_start_t *st)
 	strcpy(c->start.room, room);
 	if (gw_proto_json_string(c->sid_json, sizeof(c->sid_json),
 				 st->stream_sid) < 0)
-		return end_call(c, GW_CLOSE_INVALID, "streamSid is not valid UTF-8");
+		return end_call(c, GW_CLOSE_INVALID,
+				"streamSid is not valid UTF-8");
 	r = gw_registry_join(calls->reg, room,
 			     st->has_password ? st->password : NULL, &c->out,
 			     &c->m);
@@ -149,13 +150,16 @@ static int on_start(gw_conn_t *c, const gw_start_t *st)
 	case 0:
 		break;
 	case -EACCES:
-		return end_call(c, GW_CLOSE_BAD_PASSWORD, "wrong password for room %s", room);
+		return end_call(c, GW_CLOSE_BAD_PASSWORD,
+				"wrong password for room %s", room);
 	case -ENOENT:
-		return end_call(c, GW_CLOSE_NO_ROOM, "room %s does not exist", room);
+		return end_call(c, GW_CLOSE_NO_ROOM, "room %s does not exist",
+				room);
 	case -EUSERS:
 		return end_call(c, GW_CLOSE_FULL, "room %s is full", room);
 	case -EMLINK:
-		return end_call(c, GW_CLOSE_FULL, "server full: too many rooms");
+		return end_call(c, GW_CLOSE_FULL,
+				"server full: too many rooms");
 	default:
 		return end_call(c, GW_CLOSE_INTERNAL,
 				"internal error joining room");
@@ -357,7 +361,8 @@ static int on_receive(gw_conn_t *c, const void *in, size_t len)
 				"binary frames are not accepted: "
 				"send JSON text frames");
 	if (c->rx_len + len + remaining > max)
-		return end_call(c, GW_CLOSE_TOO_BIG, "message larger than %zu bytes", max);
+		return end_call(c, GW_CLOSE_TOO_BIG,
+				"message larger than %zu bytes", max);
 	if (done && c->rx_len == 0)
 		return on_message(c, in, len); /* the usual case: no copy */
 	if (rx_append(c, in, len) < 0)
@@ -431,22 +436,21 @@ static void on_closed(gw_conn_t *c)
 		gw__count(&calls->n->late_frames, st.frames_late);
 		gw__count(&calls->n->capped_frames, st.frames_dropped_cap);
 		gw__count(&calls->n->concealed_frames, st.frames_concealed);
-		gw_info("leave room=%s seat=%u streamSid=%s callSid=%s "
-			"in=%llu out=%llu bad=%llu dropped=%llu late=%llu "
-			"capped=%llu concealed=%llu delay_max_ms=%u "
-			"end=\"%s\"",
-			room, seat, c->start.stream_sid, c->start.call_sid,
-			(unsigned long long)c->frames_in,
-			(unsigned long long)c->out.frames_out,
-			(unsigned long long)c->bad,
-			(unsigned long long)dropped_out,
-			(unsigned long long)st.frames_late,
-			(unsigned long long)st.frames_dropped_cap,
-			(unsigned long long)st.frames_concealed,
-			st.delay_max_ms,
-			c->out.failed ? "write failed"
-			: c->end[0]   ? c->end
-				      : "connection lost");
+		gw_info(
+		    "leave room=%s seat=%u streamSid=%s callSid=%s "
+		    "in=%llu out=%llu bad=%llu dropped=%llu late=%llu "
+		    "capped=%llu concealed=%llu delay_max_ms=%u "
+		    "end=\"%s\"",
+		    room, seat, c->start.stream_sid, c->start.call_sid,
+		    (unsigned long long)c->frames_in,
+		    (unsigned long long)c->out.frames_out,
+		    (unsigned long long)c->bad, (unsigned long long)dropped_out,
+		    (unsigned long long)st.frames_late,
+		    (unsigned long long)st.frames_dropped_cap,
+		    (unsigned long long)st.frames_concealed, st.delay_max_ms,
+		    c->out.failed ? "write failed"
+		    : c->end[0]	  ? c->end
+				  : "connection lost");
 	}
 	/* No clock can deliver to this call any more. */
 	gw__outq_free(&c->out);

@@ -42,7 +42,8 @@ typedef struct gw_calls {
 	unsigned worker;     /* this worker's index among the clocks */
 	gw_outq_home_t *out; /* this worker's side of the hand-off */
 	gw_counters_t *n;    /* this worker's counters */
-	atomic_uint *total;  /* connections on every worker (--max-connections) */
+	atomic_uint
+	    *total; /* connections on every worker (--max-connections) */
 	const atomic_int *stopping; /* new calls are refused with 1001 */
 
 	/* The calls' own. */

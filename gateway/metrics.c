@@ -6,8 +6,8 @@
 
 #include <stdio.h>
 
-#define GW__ADD_counter(name) m->name += atomic_load_explicit(                 \
-	&n->name, memory_order_relaxed);
+#define GW__ADD_counter(name)                                                  \
+	m->name += atomic_load_explicit(&n->name, memory_order_relaxed);
 #define GW__ADD_gauge(name)
 #define GW__ADD(name, type, help) GW__ADD_##type(name)
 

@@ -41,7 +41,8 @@
 	X(dropped_out, counter,                                                \
 	  "Outbound frames dropped because a listener read too slowly.")       \
 	X(dropped_in, counter,                                                 \
-	  "Inbound pushes dropped because the mixer's hand-off ring was full.") \
+	  "Inbound pushes dropped because the mixer's hand-off ring was "      \
+	  "full.")                                                             \
 	X(ticks, counter, "Room clock ticks (one mixed frame per room).")      \
 	X(ticks_skipped, counter,                                              \
 	  "Room ticks skipped after a clock fell far behind.")                 \

@@ -161,14 +161,14 @@ int gw__outq_writeable(gw_outq_t *q)
 
 static void post(gw_outq_home_t *home, gw_outq_t *q)
 {
-	gw_outq_t *old = atomic_load_explicit(&home->posted,
-					      memory_order_relaxed);
+	gw_outq_t *old =
+	    atomic_load_explicit(&home->posted, memory_order_relaxed);
 
 	do {
 		q->post_next = old;
-	} while (!atomic_compare_exchange_weak_explicit(
-	    &home->posted, &old, q, memory_order_release,
-	    memory_order_relaxed));
+	} while (!atomic_compare_exchange_weak_explicit(&home->posted, &old, q,
+							memory_order_release,
+							memory_order_relaxed));
 }
 
 void gw__outq_deliver(gw_outq_home_t *from, gw_outq_t *q, const char *b64,
@@ -213,8 +213,8 @@ void gw__outq_deliver_end(gw_outq_home_t *from)
 
 void gw__outq_drain(gw_outq_home_t *home)
 {
-	gw_outq_t *q = atomic_exchange_explicit(&home->posted, NULL,
-						memory_order_acquire);
+	gw_outq_t *q =
+	    atomic_exchange_explicit(&home->posted, NULL, memory_order_acquire);
 
 	while (q) {
 		gw_outq_t *next = q->post_next;
@@ -237,8 +237,8 @@ void gw__outq_free(gw_outq_t *q)
 		 * wake-up that its clock sent after posting it is still to
 		 * come (a wake-up already handled would have drained it).
 		 */
-		gw_outq_t *p = atomic_exchange_explicit(
-		    &home->posted, NULL, memory_order_acquire);
+		gw_outq_t *p = atomic_exchange_explicit(&home->posted, NULL,
+							memory_order_acquire);
 
 		while (p) {
 			gw_outq_t *next = p->post_next;

@@ -60,10 +60,10 @@ typedef struct gw_out_slot {
 typedef struct gw_outq {
 	gw_outq_home_t *home;
 	struct lws *wsi;
-	const char *sid_json; /* the envelope's streamSid, a JSON literal */
-	bool open;	      /* frames are written (gw__outq_open()) */
-	bool failed;	      /* a write failed: the connection is closing */
-	uint64_t frames_out;  /* written */
+	const char *sid_json;  /* the envelope's streamSid, a JSON literal */
+	bool open;	       /* frames are written (gw__outq_open()) */
+	bool failed;	       /* a write failed: the connection is closing */
+	uint64_t frames_out;   /* written */
 	atomic_ullong dropped; /* dropped, by either side */
 
 	gw_out_slot_t *slots;

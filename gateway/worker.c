@@ -66,9 +66,8 @@ static void fds_fit(const gw_config_t *c)
 
 void gw__workers_prepare(const gw_config_t *c)
 {
-	int levels = LLL_ERR | (gw_log_enabled(GW_LOG_DEBUG)
-					? LLL_WARN | LLL_NOTICE
-					: 0);
+	int levels = LLL_ERR |
+		     (gw_log_enabled(GW_LOG_DEBUG) ? LLL_WARN | LLL_NOTICE : 0);
 
 	lws_set_log_level(levels, lws_log_emit);
 	fds_fit(c);

@@ -49,18 +49,17 @@ int mix__ring_push(mix_ring_t *r, const int16_t *s, uint32_t n,
 		   uint32_t stream_ms, uint64_t arrival_ns);
 /* Consumer: calls fn for each published chunk, with its samples as one or
  * two contiguous pieces (the second empty unless the chunk wraps). */
-typedef void (*mix_ring_fn)(void *ctx, const mix_chunk_t *c,
-			    const int16_t *a, uint32_t na, const int16_t *b,
-			    uint32_t nb);
+typedef void (*mix_ring_fn)(void *ctx, const mix_chunk_t *c, const int16_t *a,
+			    uint32_t na, const int16_t *b, uint32_t nb);
 unsigned mix__ring_drain(mix_ring_t *r, mix_ring_fn fn, void *ctx);
 
 /* ---- jitter buffer (jitter.c) ----------------------------------------- */
 
 /* What jb_take() produced. */
 enum {
-	MIX_JB_IDLE = 0,   /* nothing played yet: silence, not a loss */
-	MIX_JB_AUDIO,	   /* real audio (holes in a partial frame are 0) */
-	MIX_JB_CONCEALED,  /* a lost frame, concealed */
+	MIX_JB_IDLE = 0,  /* nothing played yet: silence, not a loss */
+	MIX_JB_AUDIO,	  /* real audio (holes in a partial frame are 0) */
+	MIX_JB_CONCEALED, /* a lost frame, concealed */
 };
 
 typedef struct mix_jitter {
@@ -73,13 +72,13 @@ typedef struct mix_jitter {
 	uint32_t size, mask;
 
 	bool anchored, started;
-	int64_t anchor_ns; /* server time of stream position 0 */
-	int64_t adj;	   /* correction added to the nominal slot, samples */
-	int64_t rd;	   /* next stream position to play */
-	int64_t hi;	   /* end of the newest audio received */
-	int64_t hi_start;  /* start of the chunk that ends at hi */
+	int64_t anchor_ns;   /* server time of stream position 0 */
+	int64_t adj;	     /* correction added to the nominal slot, samples */
+	int64_t rd;	     /* next stream position to play */
+	int64_t hi;	     /* end of the newest audio received */
+	int64_t hi_start;    /* start of the chunk that ends at hi */
 	uint64_t hi_arrival; /* and when it arrived */
-	int64_t last_end;  /* end of the last chunk, for ms-rounded stamps */
+	int64_t last_end;    /* end of the last chunk, for ms-rounded stamps */
 
 	/* Drift: the earliest arrival ("lead", in samples) seen in the
 	 * current and the previous period; INT64_MIN when none. */

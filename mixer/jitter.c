@@ -129,8 +129,8 @@ static unsigned forget(mix_jitter_t *jb, int64_t from, int64_t to)
 	if (to <= from)
 		return 0;
 	if (to - from >= jb->size) {
-		unsigned was = bits_op(jb->bits, jb->mask, 0, jb->size,
-				       BITS_COUNT);
+		unsigned was =
+		    bits_op(jb->bits, jb->mask, 0, jb->size, BITS_COUNT);
 		memset(jb->bits, 0, jb->size / 8);
 		return was;
 	}
@@ -187,8 +187,8 @@ static void anchor(mix_jitter_t *jb, const mix_chunk_t *c, int64_t pos,
 		   uint64_t now)
 {
 	forget(jb, 0, jb->size);
-	jb->anchor_ns = (int64_t)c->arrival_ns -
-			pos * 1000000000 / (int64_t)jb->rate;
+	jb->anchor_ns =
+	    (int64_t)c->arrival_ns - pos * 1000000000 / (int64_t)jb->rate;
 	jb->adj = 0;
 	jb->rd = slot(jb, now);
 	jb->hi = jb->hi_start = jb->rd;
@@ -277,16 +277,16 @@ void mix__jb_put(mix_jitter_t *jb, const mix_chunk_t *c, const int16_t *a,
 	int64_t at = pos;
 
 	if (skip < na) {
-		dup |= file_piece(jb, at + skip, a + skip,
-				  (uint32_t)(na - skip));
+		dup |=
+		    file_piece(jb, at + skip, a + skip, (uint32_t)(na - skip));
 		skip = 0;
 	} else {
 		skip -= na;
 	}
 	at += na;
 	if (nb && skip < nb)
-		dup |= file_piece(jb, at + skip, b + skip,
-				  (uint32_t)(nb - skip));
+		dup |=
+		    file_piece(jb, at + skip, b + skip, (uint32_t)(nb - skip));
 	if (dup)
 		jb->duplicate++;
 	if (pos + n > jb->hi) {
@@ -306,8 +306,8 @@ static void drift_control(mix_jitter_t *jb)
 		jb->lead_prev = jb->lead_cur;
 		jb->lead_cur = NONE;
 	}
-	int64_t lead = jb->lead_cur > jb->lead_prev ? jb->lead_cur
-						    : jb->lead_prev;
+	int64_t lead =
+	    jb->lead_cur > jb->lead_prev ? jb->lead_cur : jb->lead_prev;
 	if (lead == NONE)
 		return;
 	int64_t err = lead - jb->adj;
@@ -327,8 +327,8 @@ static void conceal(mix_jitter_t *jb, int16_t *out, const int16_t *last)
 		return;
 	}
 	for (unsigned i = 0; i < f; i++)
-		out[i] = (int16_t)((int32_t)last[f - 1 - i] *
-				   (int32_t)(f - i) / (int32_t)f);
+		out[i] = (int16_t)((int32_t)last[f - 1 - i] * (int32_t)(f - i) /
+				   (int32_t)f);
 }
 
 static unsigned quietest(const int16_t *s, unsigned n)
@@ -450,8 +450,8 @@ bool mix__jb_peek_energy(const mix_jitter_t *jb, unsigned k, uint64_t *e)
 {
 	int64_t pos = jb->rd + (int64_t)k * jb->frame;
 
-	if (!jb->anchored || !bits_op((uint64_t *)jb->bits, jb->mask, pos,
-				      jb->frame, BITS_ALL))
+	if (!jb->anchored ||
+	    !bits_op((uint64_t *)jb->bits, jb->mask, pos, jb->frame, BITS_ALL))
 		return false;
 	uint64_t sum = 0;
 

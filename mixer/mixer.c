@@ -46,7 +46,7 @@
 /* Chunks the hand-off ring holds: 1 ms chunks for a whole cap, or more. */
 #define RING_CHUNKS 256
 /* The hand-off ring holds at least this much audio between two ticks. */
-#define RING_MS 500
+#define RING_MS		 500
 #define LEVEL_FLOOR_DBFS (-120.0)
 
 /* One distinct mix's buffers. */
@@ -69,7 +69,7 @@ struct mix_participant {
 
 	bool muted, deaf;
 	double gain_db;
-	int32_t gain_q16; /* 65536 is unity, and then no multiply at all */
+	int32_t gain_q16;   /* 65536 is unity, and then no multiply at all */
 	double gate_energy; /* loud when the frame's sum of squares >= this */
 
 	bool talking, mixed;
@@ -82,9 +82,9 @@ struct mix_participant {
 
 	int16_t frames[2][MIX_MAX_FRAME_SAMPLES]; /* this tick's and last's */
 	int16_t *in;				  /* this tick's: one of them */
-	int32_t own[MIX_MAX_FRAME_SAMPLES]; /* with gain, when mixed */
-	mix_buf_t *priv;		    /* its total - own mix */
-	bool priv_live;			    /* priv was produced last tick */
+	int32_t own[MIX_MAX_FRAME_SAMPLES];	  /* with gain, when mixed */
+	mix_buf_t *priv;			  /* its total - own mix */
+	bool priv_live; /* priv was produced last tick */
 
 	uint64_t frames_mixed;
 	unsigned dtmf_count;
@@ -121,16 +121,16 @@ struct mix_room {
 void mix_settings_default(mix_settings_t *s)
 {
 	*s = (mix_settings_t){
-		.rate = 8000,
-		.frame_ms = 20,
-		.window_ms = 30,
-		.jitter_target_ms = 40,
-		.jitter_cap_ms = 200,
-		.gate_threshold_dbfs = -45.0,
-		.gate_attack_frames = MIX_GATE_ATTACK_FRAMES,
-		.gate_hangover_ms = 800,
-		.norm = MIX_NORM_LIMITER,
-		.echo = false,
+	    .rate = 8000,
+	    .frame_ms = 20,
+	    .window_ms = 30,
+	    .jitter_target_ms = 40,
+	    .jitter_cap_ms = 200,
+	    .gate_threshold_dbfs = -45.0,
+	    .gate_attack_frames = MIX_GATE_ATTACK_FRAMES,
+	    .gate_hangover_ms = 800,
+	    .norm = MIX_NORM_LIMITER,
+	    .echo = false,
 	};
 }
 
@@ -181,8 +181,7 @@ const char *mix_norm_name(mix_norm_t norm)
 static void encode(mix_buf_t *b, unsigned frame)
 {
 	g711_ulaw_encode_buf(b->ulaw, b->pcm, frame);
-	b->b64_len = (size_t)b64_encode(b->b64, sizeof(b->b64), b->ulaw,
-					frame);
+	b->b64_len = (size_t)b64_encode(b->b64, sizeof(b->b64), b->ulaw, frame);
 }
 
 mix_room_t *mix_room_new(const mix_settings_t *settings)
@@ -261,12 +260,12 @@ void mix_room_stats(const mix_room_t *room, mix_room_stats_t *out)
 	if (!room || !out)
 		return;
 	*out = (mix_room_stats_t){
-		.ticks = room->ticks,
-		.participants = room->n,
-		.talkers = room->talkers_last,
-		.mixes_last = room->mixes_last,
-		.limiter_active_frames = room->limiter_active,
-		.peak_dbfs = dbfs((double)room->peak * room->peak),
+	    .ticks = room->ticks,
+	    .participants = room->n,
+	    .talkers = room->talkers_last,
+	    .mixes_last = room->mixes_last,
+	    .limiter_active_frames = room->limiter_active,
+	    .peak_dbfs = dbfs((double)room->peak * room->peak),
 	};
 }
 
@@ -278,12 +277,12 @@ static int reserve(mix_room_t *r, unsigned cap)
 	cap = cap < 2 * r->cap ? 2 * r->cap : cap;
 	void *p;
 
-#define GROW(field, count)                                                   \
-	do {                                                                 \
-		p = realloc(r->field, (count) * sizeof(*r->field));          \
-		if (!p)                                                      \
-			return -ENOMEM;                                      \
-		r->field = p;                                                \
+#define GROW(field, count)                                                     \
+	do {                                                                   \
+		p = realloc(r->field, (count) * sizeof(*r->field));            \
+		if (!p)                                                        \
+			return -ENOMEM;                                        \
+		r->field = p;                                                  \
 	} while (0)
 	GROW(parts, cap);
 	GROW(talkers, cap);
@@ -447,30 +446,30 @@ void mix_participant_stats(const mix_participant_t *p,
 	double g = p->gain_q16 / 65536.0;
 
 	*out = (mix_participant_stats_t){
-		.frames_received = atomic_load_explicit(&p->frames_received,
+	    .frames_received =
+		atomic_load_explicit(&p->frames_received, memory_order_relaxed),
+	    .samples_received = atomic_load_explicit(&p->samples_received,
+						     memory_order_relaxed),
+	    .frames_mixed = p->frames_mixed,
+	    .frames_late = p->jb.late,
+	    .frames_dropped_cap = p->jb.dropped_cap,
+	    .frames_dropped_full = atomic_load_explicit(&p->frames_dropped_full,
 							memory_order_relaxed),
-		.samples_received = atomic_load_explicit(
-			&p->samples_received, memory_order_relaxed),
-		.frames_mixed = p->frames_mixed,
-		.frames_late = p->jb.late,
-		.frames_dropped_cap = p->jb.dropped_cap,
-		.frames_dropped_full = atomic_load_explicit(
-			&p->frames_dropped_full, memory_order_relaxed),
-		.frames_concealed = p->jb.concealed,
-		.frames_duplicate = p->jb.duplicate,
-		.samples_stretched = p->jb.stretched,
-		.samples_squeezed = p->jb.squeezed,
-		.delay_ms = p->jb.delay_ms,
-		.delay_max_ms = p->jb.delay_max_ms,
-		.talking = p->talking,
-		.level_dbfs = dbfs((double)p->energy * g * g / p->frame),
-		.dtmf_count = p->dtmf_count,
-		.last_dtmf = p->last_dtmf,
+	    .frames_concealed = p->jb.concealed,
+	    .frames_duplicate = p->jb.duplicate,
+	    .samples_stretched = p->jb.stretched,
+	    .samples_squeezed = p->jb.squeezed,
+	    .delay_ms = p->jb.delay_ms,
+	    .delay_max_ms = p->jb.delay_max_ms,
+	    .talking = p->talking,
+	    .level_dbfs = dbfs((double)p->energy * g * g / p->frame),
+	    .dtmf_count = p->dtmf_count,
+	    .last_dtmf = p->last_dtmf,
 	};
 }
 
-int mix_participant_push(mix_participant_t *p, const int16_t *samples,
-			 size_t n, uint32_t stream_ms, uint64_t arrival_ns)
+int mix_participant_push(mix_participant_t *p, const int16_t *samples, size_t n,
+			 uint32_t stream_ms, uint64_t arrival_ns)
 {
 	if (!p || (!samples && n))
 		return -EINVAL;
@@ -481,8 +480,7 @@ int mix_participant_push(mix_participant_t *p, const int16_t *samples,
 						 stream_ms, arrival_ns);
 
 	/* Only this thread writes these; relaxed is enough for statistics. */
-	atomic_fetch_add_explicit(&p->frames_received, 1,
-				  memory_order_relaxed);
+	atomic_fetch_add_explicit(&p->frames_received, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&p->samples_received, n,
 				  memory_order_relaxed);
 	if (rc)
@@ -589,15 +587,16 @@ static void apply_gain(mix_participant_t *p)
 		return;
 	}
 	for (unsigned i = 0; i < f; i++)
-		p->own[i] = (int32_t)(((int64_t)p->in[i] * p->gain_q16 +
-				       32768) >> 16);
+		p->own[i] =
+		    (int32_t)(((int64_t)p->in[i] * p->gain_q16 + 32768) >> 16);
 }
 
 static unsigned list_mix(mix_room_t *r, unsigned *n_mixes, const mix_buf_t *b)
 {
-	r->mixes[*n_mixes] = (mix_out_t){
-		.pcm = b->pcm, .ulaw = b->ulaw, .b64 = b->b64,
-		.b64_len = b->b64_len};
+	r->mixes[*n_mixes] = (mix_out_t){.pcm = b->pcm,
+					 .ulaw = b->ulaw,
+					 .b64 = b->b64,
+					 .b64_len = b->b64_len};
 	return (*n_mixes)++;
 }
 
@@ -641,8 +640,8 @@ static void take_frame(mix_room_t *r, mix_participant_t *p, uint64_t now,
 			return;
 		}
 	} else if (gate(r, p)) {
-		r->events[(*n_events)++] = (mix_talk_event_t){
-			.p = p, .talking = p->talking};
+		r->events[(*n_events)++] =
+		    (mix_talk_event_t){.p = p, .talking = p->talking};
 	}
 	p->mixed = p->talking;
 }
@@ -704,10 +703,10 @@ int mix_room_tick(mix_room_t *r, uint64_t now_ns, mix_tick_t *out)
 			p->priv_live = false;
 			continue;
 		}
-		bool hears_total = !p->deaf && n_talkers &&
-				   (alone ? r->s.echo : !p->mixed);
-		bool hears_minus = !p->deaf && !alone && p->mixed &&
-				   n_talkers >= 2;
+		bool hears_total =
+		    !p->deaf && n_talkers && (alone ? r->s.echo : !p->mixed);
+		bool hears_minus =
+		    !p->deaf && !alone && p->mixed && n_talkers >= 2;
 		unsigned mix;
 
 		if (hears_minus) {
@@ -724,13 +723,13 @@ int mix_room_tick(mix_room_t *r, uint64_t now_ns, mix_tick_t *out)
 			mix = (unsigned)shared;
 		} else {
 			if (silence < 0)
-				silence = (int)list_mix(r, &n_mixes,
-							&r->silence);
+				silence =
+				    (int)list_mix(r, &n_mixes, &r->silence);
 			mix = (unsigned)silence;
 		}
 		p->priv_live = hears_minus;
-		r->listeners[n_listeners++] = (mix_listener_t){.p = p,
-							       .mix = mix};
+		r->listeners[n_listeners++] =
+		    (mix_listener_t){.p = p, .mix = mix};
 	}
 	if (shared < 0)
 		mix__limiter_idle(&r->lim, &r->shared.lim, f);
@@ -741,13 +740,13 @@ int mix_room_tick(mix_room_t *r, uint64_t now_ns, mix_tick_t *out)
 		reap(r);
 	r->mixes_last = n_mixes;
 	*out = (mix_tick_t){
-		.tick = r->ticks,
-		.mixes = r->mixes,
-		.n_mixes = n_mixes,
-		.listeners = r->listeners,
-		.n_listeners = n_listeners,
-		.events = r->events,
-		.n_events = n_events,
+	    .tick = r->ticks,
+	    .mixes = r->mixes,
+	    .n_mixes = n_mixes,
+	    .listeners = r->listeners,
+	    .n_listeners = n_listeners,
+	    .events = r->events,
+	    .n_events = n_events,
 	};
 	return 0;
 }

@@ -46,19 +46,19 @@ typedef enum mix_norm {
 
 /* A room's settings. mix_settings_default() fills in the defaults noted. */
 typedef struct mix_settings {
-	unsigned rate;		   /* samples per second; 8000 */
-	unsigned frame_ms;	   /* tick period and frame length; 20 */
-	unsigned window_ms;	   /* alignment window; 30 */
-	unsigned jitter_target_ms; /* jitter buffer target delay; 40 */
-	unsigned jitter_cap_ms;	   /* jitter buffer hard cap; 200 */
-	double gate_threshold_dbfs; /* frame RMS at or above = loud; -45 */
+	unsigned rate;		     /* samples per second; 8000 */
+	unsigned frame_ms;	     /* tick period and frame length; 20 */
+	unsigned window_ms;	     /* alignment window; 30 */
+	unsigned jitter_target_ms;   /* jitter buffer target delay; 40 */
+	unsigned jitter_cap_ms;	     /* jitter buffer hard cap; 200 */
+	double gate_threshold_dbfs;  /* frame RMS at or above = loud; -45 */
 	unsigned gate_attack_frames; /* loud frames before talking; 2. The
 				      * gate looks ahead into the jitter
 				      * buffer, so the first loud frame is
 				      * mixed too (see mixer.c). */
 	unsigned gate_hangover_ms;   /* quiet time before not talking; 800 */
 	mix_norm_t norm;	     /* MIX_NORM_LIMITER */
-	bool echo;		     /* a lone participant hears itself; false */
+	bool echo; /* a lone participant hears itself; false */
 } mix_settings_t;
 
 void mix_settings_default(mix_settings_t *s);
@@ -77,18 +77,18 @@ typedef struct mix_participant mix_participant_t;
 typedef struct mix_participant_stats {
 	uint64_t frames_received; /* chunks pushed (any size) */
 	uint64_t samples_received;
-	uint64_t frames_mixed;	  /* ticks in which its audio was mixed */
-	uint64_t frames_late;	  /* frames dropped for arriving too late */
-	uint64_t frames_dropped_cap; /* frames dropped at the jitter cap */
+	uint64_t frames_mixed;	      /* ticks in which its audio was mixed */
+	uint64_t frames_late;	      /* frames dropped for arriving too late */
+	uint64_t frames_dropped_cap;  /* frames dropped at the jitter cap */
 	uint64_t frames_dropped_full; /* pushes refused: hand-off ring full */
-	uint64_t frames_concealed; /* ticks with no audio, concealed */
-	uint64_t frames_duplicate; /* audio for a slot already filled */
-	uint64_t samples_stretched; /* drift correction: inserted (+) */
-	uint64_t samples_squeezed;  /* drift correction: dropped (-) */
-	unsigned delay_ms;	  /* jitter buffer delay now: from the newest
-				   * chunk's arrival to its playing (about
-				   * jitter_target_ms when steady) */
-	unsigned delay_max_ms;	  /* and its maximum so far */
+	uint64_t frames_concealed;    /* ticks with no audio, concealed */
+	uint64_t frames_duplicate;    /* audio for a slot already filled */
+	uint64_t samples_stretched;   /* drift correction: inserted (+) */
+	uint64_t samples_squeezed;    /* drift correction: dropped (-) */
+	unsigned delay_ms;     /* jitter buffer delay now: from the newest
+				* chunk's arrival to its playing (about
+				* jitter_target_ms when steady) */
+	unsigned delay_max_ms; /* and its maximum so far */
 	bool talking;
 	double level_dbfs; /* RMS of its last frame; -inf-safe: >= -120 */
 	unsigned dtmf_count;
@@ -99,10 +99,11 @@ typedef struct mix_participant_stats {
 typedef struct mix_room_stats {
 	uint64_t ticks;
 	unsigned participants;
-	unsigned talkers;	/* in the last tick */
-	unsigned mixes_last;	/* distinct mixes produced in the last tick */
-	uint64_t limiter_active_frames; /* frames where the limiter reduced gain */
-	double peak_dbfs;	/* highest output sample level so far */
+	unsigned talkers;    /* in the last tick */
+	unsigned mixes_last; /* distinct mixes produced in the last tick */
+	uint64_t
+	    limiter_active_frames; /* frames where the limiter reduced gain */
+	double peak_dbfs;	   /* highest output sample level so far */
 } mix_room_stats_t;
 
 /*
@@ -153,8 +154,10 @@ int mix_room_retire(mix_room_t *room, mix_participant_t *p);
 /* Participants retiring in room: it needs ticks until this is 0. */
 unsigned mix_room_retiring(const mix_room_t *room);
 
-void mix_participant_set_muted(mix_participant_t *p, bool muted); /* not mixed */
-void mix_participant_set_deaf(mix_participant_t *p, bool deaf); /* hears silence */
+void mix_participant_set_muted(mix_participant_t *p,
+			       bool muted); /* not mixed */
+void mix_participant_set_deaf(mix_participant_t *p,
+			      bool deaf); /* hears silence */
 /* Gain in dB applied to what p sends, clamped to [-60, +20]. */
 void mix_participant_set_gain_db(mix_participant_t *p, double db);
 /* Records a DTMF digit the participant pressed, for later use. */
@@ -171,13 +174,13 @@ void mix_participant_stats(const mix_participant_t *p,
  * Returns 0, or -ENOSPC when the hand-off ring is full (the audio is dropped
  * and counted).
  */
-int mix_participant_push(mix_participant_t *p, const int16_t *samples,
-			 size_t n, uint32_t stream_ms, uint64_t arrival_ns);
+int mix_participant_push(mix_participant_t *p, const int16_t *samples, size_t n,
+			 uint32_t stream_ms, uint64_t arrival_ns);
 
 /* One distinct mix produced by a tick. Buffers belong to the room and stay
  * valid until its next tick or control call. */
 typedef struct mix_out {
-	const int16_t *pcm; /* frame_samples linear samples */
+	const int16_t *pcm;  /* frame_samples linear samples */
 	const uint8_t *ulaw; /* the same, µ-law encoded */
 	const char *b64;     /* ulaw as one-line base64, NUL-terminated */
 	size_t b64_len;

@@ -29,16 +29,16 @@
 
 #include "mixer/internal.h"
 
-#define MIX_LIMITER_ATTACK_MS 2.0
-#define MIX_LIMITER_HOLD_MS 20
+#define MIX_LIMITER_ATTACK_MS  2.0
+#define MIX_LIMITER_HOLD_MS    20
 #define MIX_LIMITER_RELEASE_MS 100.0
-#define GAIN_SNAP (1.0f - 1e-4f)
+#define GAIN_SNAP	       (1.0f - 1e-4f)
 
 void mix__limiter_cfg(mix_limiter_cfg_t *cfg, unsigned rate)
 {
 	cfg->attack_step = (float)(1000.0 / (MIX_LIMITER_ATTACK_MS * rate));
 	cfg->release_coef =
-		(float)(1.0 - exp(-1000.0 / (MIX_LIMITER_RELEASE_MS * rate)));
+	    (float)(1.0 - exp(-1000.0 / (MIX_LIMITER_RELEASE_MS * rate)));
 	cfg->hold = MIX_LIMITER_HOLD_MS * rate / 1000;
 }
 
@@ -50,9 +50,8 @@ void mix__limiter_idle(const mix_limiter_cfg_t *cfg, mix_limiter_t *lim,
 	lim->hold -= held;
 	if (lim->gain >= 1.0f)
 		return;
-	lim->gain = 1.0f - (1.0f - lim->gain) *
-				   powf(1.0f - cfg->release_coef,
-					(float)(n - held));
+	lim->gain = 1.0f - (1.0f - lim->gain) * powf(1.0f - cfg->release_coef,
+						     (float)(n - held));
 	if (lim->gain > GAIN_SNAP)
 		lim->gain = 1.0f;
 }
@@ -110,8 +109,8 @@ static bool copy_fits16(const int32_t *in, unsigned n, int16_t *out,
 	return acc >> 16 == 0;
 }
 
-static void limit(const mix_limiter_cfg_t *cfg, const int32_t *in,
-		  unsigned n, mix_limiter_t *lim, int16_t *out, bool *limited)
+static void limit(const mix_limiter_cfg_t *cfg, const int32_t *in, unsigned n,
+		  mix_limiter_t *lim, int16_t *out, bool *limited)
 {
 	float need[MIX_MAX_FRAME_SAMPLES];
 	float a = 1.0f, g = lim->gain, lowest = g;
@@ -119,8 +118,9 @@ static void limit(const mix_limiter_cfg_t *cfg, const int32_t *in,
 
 	for (unsigned i = n; i-- > 0;) {
 		int32_t x = in[i];
-		float r = x > 32767 ? 32767.0f / (float)x
-			: x < -32768 ? -32768.0f / (float)x : 1.0f;
+		float r = x > 32767    ? 32767.0f / (float)x
+			  : x < -32768 ? -32768.0f / (float)x
+				       : 1.0f;
 
 		a += cfg->attack_step;
 		a = a < r ? a : r;
@@ -159,7 +159,8 @@ int32_t mix__normalize(mix_norm_t mode, const mix_limiter_cfg_t *cfg,
 	case MIX_NORM_AVERAGE:
 		/* One talker is its own average: copied exactly. */
 		for (unsigned i = 0; i < n; i++)
-			out[i] = sat16(in[i] / (int32_t)(talkers ? talkers : 1));
+			out[i] =
+			    sat16(in[i] / (int32_t)(talkers ? talkers : 1));
 		break;
 	case MIX_NORM_CLIP:
 		for (unsigned i = 0; i < n; i++)

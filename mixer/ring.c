@@ -47,8 +47,7 @@ int mix__ring_push(mix_ring_t *r, const int16_t *s, uint32_t n,
 	uint32_t st = atomic_load_explicit(&r->s_tail, memory_order_acquire);
 	uint32_t ct = atomic_load_explicit(&r->c_tail, memory_order_acquire);
 
-	if (n > r->samples_mask + 1 - (sh - st) ||
-	    ch - ct > r->chunks_mask)
+	if (n > r->samples_mask + 1 - (sh - st) || ch - ct > r->chunks_mask)
 		return -ENOSPC;
 
 	uint32_t at = sh & r->samples_mask;
@@ -59,7 +58,7 @@ int mix__ring_push(mix_ring_t *r, const int16_t *s, uint32_t n,
 	memcpy(r->samples + at, s, first * sizeof(*s));
 	memcpy(r->samples, s + first, (n - first) * sizeof(*s));
 	r->chunks[ch & r->chunks_mask] = (mix_chunk_t){
-		.n = n, .stream_ms = stream_ms, .arrival_ns = arrival_ns};
+	    .n = n, .stream_ms = stream_ms, .arrival_ns = arrival_ns};
 	atomic_store_explicit(&r->s_head, sh + n, memory_order_release);
 	atomic_store_explicit(&r->c_head, ch + 1, memory_order_release);
 	return 0;

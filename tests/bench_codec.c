@@ -16,8 +16,8 @@
 #include "codec/g711.h"
 #include "tests/support/tsupport.h"
 
-#define FRAME 160
-#define ITERS 200000
+#define FRAME  160
+#define ITERS  200000
 #define ROUNDS 7
 
 /* Keeps the compiler from dropping work whose result is unused. */
@@ -28,9 +28,21 @@ static int16_t pcm[FRAME];
 static char text[512];
 static long text_len;
 
-static void ulaw_decode(void) { g711_ulaw_decode_buf(pcm, ulaw, FRAME); KEEP(pcm); }
-static void ulaw_encode(void) { g711_ulaw_encode_buf(ulaw_out, pcm, FRAME); KEEP(ulaw_out); }
-static void b64_dec(void) { KEEP(b64_decode(ulaw_out, sizeof(ulaw_out), text, (size_t)text_len)); KEEP(ulaw_out); }
+static void ulaw_decode(void)
+{
+	g711_ulaw_decode_buf(pcm, ulaw, FRAME);
+	KEEP(pcm);
+}
+static void ulaw_encode(void)
+{
+	g711_ulaw_encode_buf(ulaw_out, pcm, FRAME);
+	KEEP(ulaw_out);
+}
+static void b64_dec(void)
+{
+	KEEP(b64_decode(ulaw_out, sizeof(ulaw_out), text, (size_t)text_len));
+	KEEP(ulaw_out);
+}
 
 static void b64_enc(void)
 {
@@ -83,12 +95,12 @@ int main(void)
 		const char *name;
 		void (*fn)(void);
 	} cases[] = {
-		{ "mu-law decode, 160 samples", ulaw_decode },
-		{ "mu-law encode, 160 samples", ulaw_encode },
-		{ "base64 decode, 216 chars", b64_dec },
-		{ "base64 encode, 160 bytes", b64_enc },
-		{ "libb64 decode, 216 chars (reference)", libb64_dec },
-		{ "libb64 encode, 160 bytes (reference)", libb64_enc },
+	    {"mu-law decode, 160 samples", ulaw_decode},
+	    {"mu-law encode, 160 samples", ulaw_encode},
+	    {"base64 decode, 216 chars", b64_dec},
+	    {"base64 encode, 160 bytes", b64_enc},
+	    {"libb64 decode, 216 chars (reference)", libb64_dec},
+	    {"libb64 encode, 160 bytes (reference)", libb64_enc},
 	};
 
 	ts_seed("bench_codec");

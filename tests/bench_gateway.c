@@ -72,7 +72,8 @@ static long metric(uint16_t port, const char *name)
 	long v = gwt_metric(port, name);
 
 	if (v < 0)
-		fprintf(stderr, "GET /metrics: %s: %s\n", name, strerror((int)-v));
+		fprintf(stderr, "GET /metrics: %s: %s\n", name,
+			strerror((int)-v));
 	return v;
 }
 

@@ -58,8 +58,8 @@ static double bench_room(unsigned n, unsigned talkers)
 
 		for (unsigned i = 0; i < ticks + warm; i++, k++) {
 			for (unsigned c = 0; c < talkers; c++)
-				sim_tone(tone[c], f, k * f, 300 + 200 * c,
-					 8000, 8000);
+				sim_tone(tone[c], f, k * f, 300 + 200 * c, 8000,
+					 8000);
 			for (unsigned q = 0; q < n; q++)
 				sim_push(room, p[q], k,
 					 q < talkers ? tone[q] : noise);
@@ -119,7 +119,7 @@ static double bench_push(void)
 
 /* ---- quality ---- */
 
-#define Q_SECONDS 6
+#define Q_SECONDS     6
 #define Q_SKIP_FRAMES 50 /* the first second: gate and limiter settle */
 
 static const double q_hz[3] = {311, 563, 977};
@@ -129,12 +129,12 @@ static const double q_env_hz[3] = {3.1, 4.3, 5.7};
 static int16_t *speech[3];
 static size_t speech_len[3];
 static const char *const speech_text[3] = {
-	"The quick brown fox jumps over the lazy dog, and then it runs "
-	"away into the forest before anyone can catch it.",
-	"Please call me back this afternoon about the invoice, I think "
-	"there is a mistake in the second line of the total.",
-	"We should meet again next week to decide which of the three "
-	"designs goes to production in the spring.",
+    "The quick brown fox jumps over the lazy dog, and then it runs "
+    "away into the forest before anyone can catch it.",
+    "Please call me back this afternoon about the invoice, I think "
+    "there is a mistake in the second line of the total.",
+    "We should meet again next week to decide which of the three "
+    "designs goes to production in the spring.",
 };
 
 static bool load_speech(void)
@@ -147,14 +147,14 @@ static bool load_speech(void)
 		snprintf(cmd, sizeof(cmd),
 			 "espeak-ng -v %s -s 170 --stdout \"%s\" 2>/dev/null | "
 			 "sox -t wav - -r 8000 -c 1 -t raw -e signed -b 16 - "
-			 "2>/dev/null", voice[c], speech_text[c]);
+			 "2>/dev/null",
+			 voice[c], speech_text[c]);
 		FILE *f = popen(cmd, "r");
 
 		if (!f)
 			return false;
 		speech[c] = malloc(8000 * 30 * sizeof(int16_t));
-		speech_len[c] = fread(speech[c], sizeof(int16_t), 8000 * 30,
-				      f);
+		speech_len[c] = fread(speech[c], sizeof(int16_t), 8000 * 30, f);
 		if (pclose(f) != 0 || speech_len[c] < 8000)
 			return false;
 		/* Peak at -1 dBFS: loud callers, whose sum often exceeds full
@@ -162,8 +162,8 @@ static bool load_speech(void)
 		int peak = 1;
 
 		for (size_t i = 0; i < speech_len[c]; i++)
-			peak = abs(speech[c][i]) > peak ? abs(speech[c][i])
-							: peak;
+			peak =
+			    abs(speech[c][i]) > peak ? abs(speech[c][i]) : peak;
 		for (size_t i = 0; i < speech_len[c]; i++)
 			speech[c][i] = (int16_t)(speech[c][i] * 29205L / peak);
 	}
@@ -180,8 +180,8 @@ static double q_signal(unsigned c, uint64_t i, int kind)
 	bool envelope = kind == Q_SYLLABIC;
 
 	double t = (double)i / 8000;
-	double env = envelope ? 0.55 + 0.45 * sin(2 * M_PI * q_env_hz[c] * t)
-			      : 1.0;
+	double env =
+	    envelope ? 0.55 + 0.45 * sin(2 * M_PI * q_env_hz[c] * t) : 1.0;
 
 	return 16384 * env * sin(2 * M_PI * q_hz[c] * t);
 }
@@ -189,9 +189,9 @@ static double q_signal(unsigned c, uint64_t i, int kind)
 /* Solves the 3x3 system a x = b by Cramer's rule. */
 static void solve3(double a[3][3], const double b[3], double x[3])
 {
-#define DET(m)                                                               \
-	((m)[0][0] * ((m)[1][1] * (m)[2][2] - (m)[1][2] * (m)[2][1]) -       \
-	 (m)[0][1] * ((m)[1][0] * (m)[2][2] - (m)[1][2] * (m)[2][0]) +       \
+#define DET(m)                                                                 \
+	((m)[0][0] * ((m)[1][1] * (m)[2][2] - (m)[1][2] * (m)[2][1]) -         \
+	 (m)[0][1] * ((m)[1][0] * (m)[2][2] - (m)[1][2] * (m)[2][0]) +         \
 	 (m)[0][2] * ((m)[1][0] * (m)[2][1] - (m)[1][1] * (m)[2][0]))
 	double d = DET(a);
 
@@ -208,8 +208,8 @@ static void solve3(double a[3][3], const double b[3], double x[3])
 
 /* Least-squares fit of y[at, at+n) with the three references: adds each
  * fitted part's energy to sig and the residual's to err. */
-static void fit_acc(const double *y, double *const ref[3], size_t at,
-		    size_t n, double sig[3], double *err)
+static void fit_acc(const double *y, double *const ref[3], size_t at, size_t n,
+		    double sig[3], double *err)
 {
 	double ata[3][3] = {{0}}, aty[3] = {0}, a[3];
 
@@ -277,8 +277,8 @@ static void quality(mix_norm_t mode, int envelope)
 	for (unsigned k = 0; k < frames + SIM_DELAY; k++) {
 		for (int c = 0; c < 3; c++) {
 			for (unsigned j = 0; j < f; j++)
-				in[j] = (int16_t)lrint(q_signal(
-					c, (uint64_t)k * f + j, envelope));
+				in[j] = (int16_t)lrint(
+				    q_signal(c, (uint64_t)k * f + j, envelope));
 			sim_push(room, p[c], k, in);
 		}
 		sim_push(room, p[3], k, zero);
@@ -295,8 +295,8 @@ static void quality(mix_norm_t mode, int envelope)
 			y[at + j] = pcm[j];
 			peak = abs(pcm[j]) > peak ? abs(pcm[j]) : peak;
 			for (int c = 0; c < 3; c++)
-				ref[c][at + j] = lrint(q_signal(c, i,
-								envelope));
+				ref[c][at + j] =
+				    lrint(q_signal(c, i, envelope));
 		}
 	}
 	/* Over the whole run (a fixed mix: gain changes count as
@@ -332,7 +332,8 @@ int main(void)
 
 	ts_seed("bench_mixer");
 	printf("mixer tick, ns per participant-frame (8 kHz, 20 ms; tick "
-	       "only, best of %d)\n", ROUNDS);
+	       "only, best of %d)\n",
+	       ROUNDS);
 	for (unsigned i = 0; i < 4; i++) {
 		printf("mixer room %4u:", sizes[i]);
 		for (unsigned t = 1; t <= 3 && t <= sizes[i]; t++)

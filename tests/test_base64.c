@@ -24,7 +24,7 @@
 #define MAXN 1024
 
 static const char alphabet[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /* libb64's encoding of src with its line breaks removed. */
 static size_t oracle_encode(char *dst, const uint8_t *src, size_t n)
@@ -54,9 +54,13 @@ static size_t oracle_decode(uint8_t *dst, const char *src, size_t len)
 static void rfc4648_vectors(void **state)
 {
 	static const char *const v[][2] = {
-		{ "", "" },	    { "f", "Zg==" },	  { "fo", "Zm8=" },
-		{ "foo", "Zm9v" },  { "foob", "Zm9vYg==" }, { "fooba", "Zm9vYmE=" },
-		{ "foobar", "Zm9vYmFy" },
+	    {"", ""},
+	    {"f", "Zg=="},
+	    {"fo", "Zm8="},
+	    {"foo", "Zm9v"},
+	    {"foob", "Zm9vYg=="},
+	    {"fooba", "Zm9vYmE="},
+	    {"foobar", "Zm9vYmFy"},
 	};
 
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
@@ -64,9 +68,9 @@ static void rfc4648_vectors(void **state)
 		uint8_t dec[32];
 		size_t n = strlen(v[i][0]), m = strlen(v[i][1]);
 
-		assert_int_equal(b64_encode(enc, sizeof(enc),
-					    (const uint8_t *)v[i][0], n),
-				 m);
+		assert_int_equal(
+		    b64_encode(enc, sizeof(enc), (const uint8_t *)v[i][0], n),
+		    m);
 		assert_string_equal(enc, v[i][1]);
 		assert_int_equal(b64_decode(dec, sizeof(dec), v[i][1], m), n);
 		assert_memory_equal(dec, v[i][0], n);
@@ -101,7 +105,8 @@ static void matches_libb64_on_random_input(void **state)
 		len = b64_encode(enc, sizeof(enc), src, n);
 		assert_int_equal(len, oracle_encode(oenc, src, n));
 		assert_string_equal(enc, oenc);
-		assert_int_equal(b64_decode(dec, sizeof(dec), enc, (size_t)len), n);
+		assert_int_equal(b64_decode(dec, sizeof(dec), enc, (size_t)len),
+				 n);
 		assert_memory_equal(dec, src, n);
 		assert_int_equal(oracle_decode(odec, enc, (size_t)len), n);
 		assert_memory_equal(odec, src, n);
@@ -146,10 +151,9 @@ static void accepts_every_alphabet_character(void **state)
 static void rejects_bad_padding(void **state)
 {
 	static const char *const bad[] = {
-		"====",	    "Z===",	"=Zg=",	    "Zg=a",	"Zm9v=g==",
-		"Zg==Zg==", "Zm8=Zm9v", "Zh==",	    "Zm9=",	"Zg=\0",
-		"Zm9\n",    "Zm 9v",	"Zm9v\n",   "Zm9v\r\n", "Zm9-",
-		"Zm9_",	    "Zg=.",	"Zm9vYg=A",
+	    "====",	"Z===",	    "=Zg=", "Zg=a",  "Zm9v=g==", "Zg==Zg==",
+	    "Zm8=Zm9v", "Zh==",	    "Zm9=", "Zg=\0", "Zm9\n",	 "Zm 9v",
+	    "Zm9v\n",	"Zm9v\r\n", "Zm9-", "Zm9_",  "Zg=.",	 "Zm9vYg=A",
 	};
 	uint8_t dec[64];
 
@@ -194,14 +198,14 @@ static void reports_no_space(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(rfc4648_vectors),
-		cmocka_unit_test(media_frame_is_one_line_of_216),
-		cmocka_unit_test(matches_libb64_on_random_input),
-		cmocka_unit_test(rejects_every_character_outside_alphabet),
-		cmocka_unit_test(accepts_every_alphabet_character),
-		cmocka_unit_test(rejects_bad_padding),
-		cmocka_unit_test(rejects_impossible_lengths),
-		cmocka_unit_test(reports_no_space),
+	    cmocka_unit_test(rfc4648_vectors),
+	    cmocka_unit_test(media_frame_is_one_line_of_216),
+	    cmocka_unit_test(matches_libb64_on_random_input),
+	    cmocka_unit_test(rejects_every_character_outside_alphabet),
+	    cmocka_unit_test(accepts_every_alphabet_character),
+	    cmocka_unit_test(rejects_bad_padding),
+	    cmocka_unit_test(rejects_impossible_lengths),
+	    cmocka_unit_test(reports_no_space),
 	};
 
 	return cmocka_run_group_tests_name("base64", tests, NULL, NULL);

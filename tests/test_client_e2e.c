@@ -248,8 +248,8 @@ static const char *echo_call(const char *tag, int rate, int channels,
 			     int16_t **x, size_t *n)
 {
 	char wav[400], rec[400], out[400], url[100], name[64];
-	char *argv[24] = {(char *)client_bin(), url,	 "--play", wav,
-			  "--record",		rec,	 NULL};
+	char *argv[24] = {(char *)client_bin(), url, "--play", wav,
+			  "--record",		rec, NULL};
 	int port, i = 6, rc;
 	pid_t echo = start_echo(&port);
 
@@ -655,8 +655,9 @@ static void three_callers_each_hear_the_other_two_not_themselves(void **state)
 		at = best_overlap(x, n, hz, i);
 		for (int k = 0; k < 3; k++) {
 			share[k] = tone_share(x + at, 4000, hz[k]);
-			print_message("caller %d hears %.0f Hz: %.3f (at %.2f s)\n",
-				      i, hz[k], share[k], (double)at / 8000);
+			print_message(
+			    "caller %d hears %.0f Hz: %.3f (at %.2f s)\n", i,
+			    hz[k], share[k], (double)at / 8000);
 		}
 		/* Its own voice, anywhere in the call (bar the first and last
 		 * 0.1 s, where a resampler's edge may ring). */

@@ -346,8 +346,10 @@ int main(void)
 	    cmocka_unit_test(detector_finds_every_stamp_of_a_shifted_stream),
 	    cmocka_unit_test(detector_reports_two_stamps_in_one_frame),
 	    cmocka_unit_test(detector_never_writes_past_max),
-	    cmocka_unit_test(detector_finds_every_stamp_while_samples_are_dropped),
-	    cmocka_unit_test(detector_finds_every_stamp_while_samples_are_repeated),
+	    cmocka_unit_test(
+		detector_finds_every_stamp_while_samples_are_dropped),
+	    cmocka_unit_test(
+		detector_finds_every_stamp_while_samples_are_repeated),
 	    cmocka_unit_test(detector_reports_a_stamp_once),
 	    cmocka_unit_test(tones_noise_and_silence_carry_no_stamp),
 	};

@@ -30,7 +30,8 @@ static void check_decode(const char *fixture, int16_t (*dec)(uint8_t))
 	for (int c = 0; c < 256; c++) {
 		if (dec((uint8_t)c) != le16(ref + 2 * c))
 			fail_msg("%s: code 0x%02x decodes to %d, reference %d",
-				 fixture, c, dec((uint8_t)c), le16(ref + 2 * c));
+				 fixture, c, dec((uint8_t)c),
+				 le16(ref + 2 * c));
 	}
 }
 
@@ -93,8 +94,8 @@ static void alaw_code_survives_decode_encode(void **state)
  * sine at 0 dBm0. µ-law's full-scale sine (peak 8159 << 2) is +3.17 dBm0. */
 static void ulaw_digital_milliwatt_is_0dbm0_1khz(void **state)
 {
-	static const uint8_t dmw[8] = { 0x1E, 0x0B, 0x0B, 0x1E,
-					0x9E, 0x8B, 0x8B, 0x9E };
+	static const uint8_t dmw[8] = {0x1E, 0x0B, 0x0B, 0x1E,
+				       0x9E, 0x8B, 0x8B, 0x9E};
 	int16_t pcm[8];
 	double sum2 = 0, re = 0, im = 0;
 	double full_scale_rms = 8159.0 * 4 / sqrt(2.0);
@@ -136,12 +137,16 @@ static void buffer_functions_match_per_sample(void **state)
 	for (size_t i = 0; i < 65536 / 4; i++)
 		all[i] = (int16_t)(i * 4 - 32768 + (i % 4));
 	for (size_t off = 0; off < 65536 / 4; off += 256) {
-		assert_int_equal(g711_ulaw_encode_buf(out, all + off, 256), 256);
+		assert_int_equal(g711_ulaw_encode_buf(out, all + off, 256),
+				 256);
 		for (int i = 0; i < 256; i++)
-			assert_int_equal(out[i], g711_ulaw_encode(all[off + i]));
-		assert_int_equal(g711_alaw_encode_buf(out, all + off, 256), 256);
+			assert_int_equal(out[i],
+					 g711_ulaw_encode(all[off + i]));
+		assert_int_equal(g711_alaw_encode_buf(out, all + off, 256),
+				 256);
 		for (int i = 0; i < 256; i++)
-			assert_int_equal(out[i], g711_alaw_encode(all[off + i]));
+			assert_int_equal(out[i],
+					 g711_alaw_encode(all[off + i]));
 	}
 	assert_int_equal(g711_ulaw_encode_buf(out, all, 0), 0);
 }
@@ -180,15 +185,16 @@ static void ulaw_encode_buf_matches_reference_for_every_sample(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(ulaw_decodes_every_code_like_reference),
-		cmocka_unit_test(alaw_decodes_every_code_like_reference),
-		cmocka_unit_test(ulaw_encodes_every_sample_like_reference),
-		cmocka_unit_test(alaw_encodes_every_sample_like_reference),
-		cmocka_unit_test(ulaw_code_survives_decode_encode),
-		cmocka_unit_test(alaw_code_survives_decode_encode),
-		cmocka_unit_test(ulaw_digital_milliwatt_is_0dbm0_1khz),
-		cmocka_unit_test(buffer_functions_match_per_sample),
-		cmocka_unit_test(ulaw_encode_buf_matches_reference_for_every_sample),
+	    cmocka_unit_test(ulaw_decodes_every_code_like_reference),
+	    cmocka_unit_test(alaw_decodes_every_code_like_reference),
+	    cmocka_unit_test(ulaw_encodes_every_sample_like_reference),
+	    cmocka_unit_test(alaw_encodes_every_sample_like_reference),
+	    cmocka_unit_test(ulaw_code_survives_decode_encode),
+	    cmocka_unit_test(alaw_code_survives_decode_encode),
+	    cmocka_unit_test(ulaw_digital_milliwatt_is_0dbm0_1khz),
+	    cmocka_unit_test(buffer_functions_match_per_sample),
+	    cmocka_unit_test(
+		ulaw_encode_buf_matches_reference_for_every_sample),
 	};
 
 	return cmocka_run_group_tests_name("g711", tests, NULL, NULL);

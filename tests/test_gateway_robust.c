@@ -607,13 +607,13 @@ static void paused_reader_resumes_in_order_with_drops_counted(void **state)
 	 * frame with its sequence number (bytes a lone talker's listener gets
 	 * back unchanged), then reads again for 2 s. */
 	ws_client_rcvbuf = 2048;
-	assert_int_equal(gwt_call(&reader, gw.port, "/rooms/pause", "MZpause",
-				  NULL, NULL),
-			 0);
+	assert_int_equal(
+	    gwt_call(&reader, gw.port, "/rooms/pause", "MZpause", NULL, NULL),
+	    0);
 	ws_client_rcvbuf = 0;
-	assert_int_equal(gwt_call(&talker, gw.port, "/rooms/pause", "MZtalk",
-				  NULL, NULL),
-			 0);
+	assert_int_equal(
+	    gwt_call(&talker, gw.port, "/rooms/pause", "MZtalk", NULL, NULL),
+	    0);
 	mc_marker_det_init(&st.det);
 	next = chorus_now_ns();
 	for (int seq = 0; seq < TOTAL; seq++) {
@@ -663,9 +663,8 @@ static void a_caller_who_hangs_up_is_heard_to_the_last_frame(void **state)
 	uint64_t next;
 	long late;
 
-	assert_int_equal(gwt_call(&reader, gw.port, "/rooms/tail", "MZhear",
-				  NULL, NULL),
-			 0);
+	assert_int_equal(
+	    gwt_call(&reader, gw.port, "/rooms/tail", "MZhear", NULL, NULL), 0);
 	assert_int_equal(
 	    gwt_call(&talker, gw.port, "/rooms/tail", "MZtail", NULL, NULL), 0);
 	mc_marker_det_init(&st.det);
@@ -724,8 +723,7 @@ int main(void)
 	    cmocka_unit_test(a_caller_who_hangs_up_is_heard_to_the_last_frame),
 	    cmocka_unit_test(random_damage_never_hurts_the_server),
 	    cmocka_unit_test(slow_reader_is_bounded_and_drops_oldest),
-	    cmocka_unit_test(
-		paused_reader_resumes_in_order_with_drops_counted),
+	    cmocka_unit_test(paused_reader_resumes_in_order_with_drops_counted),
 	};
 
 	ts_seed("test_gateway_robust");

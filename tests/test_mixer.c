@@ -22,7 +22,7 @@
 #include "tests/support/mixsim.h"
 
 #define F_MAX MIX_MAX_FRAME_SAMPLES
-#define MAXP 8
+#define MAXP  8
 
 /* A room and up to MAXP participants, each sending what fill() makes. */
 typedef struct room_fx {
@@ -235,8 +235,8 @@ static void mix_minus_tones_each_hears_exactly_the_others(void **state)
 	for (unsigned k = 0; k < 40; k++) {
 		for (unsigned i = 0; i < 3; i++) {
 			sim_tone(s[i][k], fx.f, k * fx.f, hz[i], 5000, 8000);
-			assert_int_equal(sim_push(fx.room, fx.p[i], k,
-						  s[i][k]), 0);
+			assert_int_equal(sim_push(fx.room, fx.p[i], k, s[i][k]),
+					 0);
 		}
 		assert_int_equal(sim_tick(fx.room, k, &t), 0);
 		if (k < SIM_DELAY)
@@ -253,8 +253,8 @@ static void mix_minus_tones_each_hears_exactly_the_others(void **state)
 					want += i == l ? 0 : s[i][m][j];
 				if (o->pcm[j] != want)
 					fail_msg("tick %u listener %u sample "
-						 "%u: %d, want %d", k, l, j,
-						 o->pcm[j], want);
+						 "%u: %d, want %d",
+						 k, l, j, o->pcm[j], want);
 			}
 		}
 	}
@@ -265,8 +265,8 @@ static void mix_minus_tones_each_hears_exactly_the_others(void **state)
  * mixes all follow from the settings. */
 static void mix_minus_works_at_other_rates_and_frames(void **state)
 {
-	static const unsigned cfg[][2] = {{16000, 20}, {16000, 10},
-					  {8000, 40}, {48000, 20}};
+	static const unsigned cfg[][2] = {
+	    {16000, 20}, {16000, 10}, {8000, 40}, {48000, 20}};
 
 	for (unsigned c = 0; c < 4; c++) {
 		room_fx_t fx;
@@ -328,8 +328,8 @@ static void single_talker_passes_ulaw_bit_exact(void **state)
 
 				if (o->ulaw[j] != want)
 					fail_msg("tick %u: code 0x%02x came "
-						 "out as 0x%02x", k, in[j],
-						 o->ulaw[j]);
+						 "out as 0x%02x",
+						 k, in[j], o->ulaw[j]);
 			}
 		}
 		/* The talker, alone in talking, hears silence. */
@@ -387,8 +387,7 @@ static void limiter_never_exceeds_full_scale_and_recovers(void **state)
 		const mix_out_t *o = sim_heard(&t, fx.p[3]);
 		int16_t in[F_MAX];
 
-		sim_tone(in, fx.f, m * fx.f, 400, m < 50 ? 20000 : 1000,
-			 8000);
+		sim_tone(in, fx.f, m * fx.f, 400, m < 50 ? 20000 : 1000, 8000);
 		/* The very first loud frame starts from silence with its
 		 * peak 5 samples in: the previous frame is already gone, so
 		 * the gain may step down at that frame's start (by design:
@@ -417,7 +416,8 @@ static void limiter_never_exceeds_full_scale_and_recovers(void **state)
 			/* Smooth: the gain moves at most 1/16 a sample. */
 			if (!isnan(prev_g) && fabs(g - prev_g) > 0.07)
 				fail_msg("frame %u sample %u: gain jumps from "
-					 "%.3f to %.3f", m, j, prev_g, g);
+					 "%.3f to %.3f",
+					 m, j, prev_g, g);
 			prev_g = g;
 		}
 	}
@@ -483,7 +483,7 @@ static void clip_saturates(void **state)
 static int16_t gate_script(unsigned k)
 {
 	if (k == 5 || (k >= 10 && k < 30))
-		return 3000; /* -20.8 dBFS */
+		return 3000;	  /* -20.8 dBFS */
 	return k >= 30 ? 100 : 0; /* -50.3 dBFS: below -45 */
 }
 
@@ -613,7 +613,7 @@ static void gain_scales_what_a_participant_sends(void **state)
 	const int16_t v[4] = {1000, 1000, 1000, 0};
 
 	fx_open(&fx, NULL, 4);
-	mix_participant_set_gain_db(fx.p[0], 20.0 * log10(2.0)); /* x2 */
+	mix_participant_set_gain_db(fx.p[0], 20.0 * log10(2.0));  /* x2 */
 	mix_participant_set_gain_db(fx.p[1], -20.0 * log10(2.0)); /* /2 */
 	mix_participant_set_gain_db(fx.p[2], 0.0);
 	for (unsigned k = 0; k < 6; k++) {
@@ -799,31 +799,31 @@ static void dtmf_is_recorded(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(settings_defaults_are_as_documented),
-		cmocka_unit_test(settings_insane_values_are_rejected),
-		cmocka_unit_test(norm_names_parse_both_ways),
-		cmocka_unit_test(frame_size_derives_from_rate_and_frame_ms),
-		cmocka_unit_test(empty_room_tick_reports_nothing),
-		cmocka_unit_test(add_and_remove_report_errors),
-		cmocka_unit_test(mix_minus_constants_each_hears_exactly_the_others),
-		cmocka_unit_test(mix_minus_tones_each_hears_exactly_the_others),
-		cmocka_unit_test(mix_minus_works_at_other_rates_and_frames),
-		cmocka_unit_test(single_talker_passes_ulaw_bit_exact),
-		cmocka_unit_test(limiter_is_transparent_below_full_scale),
-		cmocka_unit_test(limiter_never_exceeds_full_scale_and_recovers),
-		cmocka_unit_test(average_divides_by_talkers_mixed),
-		cmocka_unit_test(clip_saturates),
-		cmocka_unit_test(gate_onset_is_mixed_and_hangover_is_exact),
-		cmocka_unit_test(gate_attack_setting_needs_that_many_loud_frames),
-		cmocka_unit_test(muted_participant_is_not_mixed),
-		cmocka_unit_test(deaf_participant_hears_silence_but_is_heard),
-		cmocka_unit_test(gain_scales_what_a_participant_sends),
-		cmocka_unit_test(join_and_leave_mid_stream),
-		cmocka_unit_test(retiring_participant_is_heard_to_its_last_frame),
-		cmocka_unit_test(room_free_frees_a_retiring_participant),
-		cmocka_unit_test(retire_refuses_a_stranger),
-		cmocka_unit_test(alone_hears_silence_or_itself_in_echo_mode),
-		cmocka_unit_test(dtmf_is_recorded),
+	    cmocka_unit_test(settings_defaults_are_as_documented),
+	    cmocka_unit_test(settings_insane_values_are_rejected),
+	    cmocka_unit_test(norm_names_parse_both_ways),
+	    cmocka_unit_test(frame_size_derives_from_rate_and_frame_ms),
+	    cmocka_unit_test(empty_room_tick_reports_nothing),
+	    cmocka_unit_test(add_and_remove_report_errors),
+	    cmocka_unit_test(mix_minus_constants_each_hears_exactly_the_others),
+	    cmocka_unit_test(mix_minus_tones_each_hears_exactly_the_others),
+	    cmocka_unit_test(mix_minus_works_at_other_rates_and_frames),
+	    cmocka_unit_test(single_talker_passes_ulaw_bit_exact),
+	    cmocka_unit_test(limiter_is_transparent_below_full_scale),
+	    cmocka_unit_test(limiter_never_exceeds_full_scale_and_recovers),
+	    cmocka_unit_test(average_divides_by_talkers_mixed),
+	    cmocka_unit_test(clip_saturates),
+	    cmocka_unit_test(gate_onset_is_mixed_and_hangover_is_exact),
+	    cmocka_unit_test(gate_attack_setting_needs_that_many_loud_frames),
+	    cmocka_unit_test(muted_participant_is_not_mixed),
+	    cmocka_unit_test(deaf_participant_hears_silence_but_is_heard),
+	    cmocka_unit_test(gain_scales_what_a_participant_sends),
+	    cmocka_unit_test(join_and_leave_mid_stream),
+	    cmocka_unit_test(retiring_participant_is_heard_to_its_last_frame),
+	    cmocka_unit_test(room_free_frees_a_retiring_participant),
+	    cmocka_unit_test(retire_refuses_a_stranger),
+	    cmocka_unit_test(alone_hears_silence_or_itself_in_echo_mode),
+	    cmocka_unit_test(dtmf_is_recorded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

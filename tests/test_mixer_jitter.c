@@ -25,7 +25,7 @@
 #include "tests/support/mixsim.h"
 #include "tests/support/tsupport.h"
 
-#define F 160 /* the default room's frame; asserted in setup */
+#define F	      160 /* the default room's frame; asserted in setup */
 #define NS_PER_SAMPLE 125000ULL
 
 /* Sample i of A's stream: a loud ramp, distinct over 30000 samples. */
@@ -84,9 +84,8 @@ static void push_span(duo_t *d, uint64_t from, unsigned n, uint64_t arrival)
 	assert_true(n <= 8000);
 	for (unsigned i = 0; i < n; i++)
 		s[i] = sig(from + i);
-	assert_int_equal(mix_participant_push(d->a, s, n,
-					      (uint32_t)(from / 8), arrival),
-			 0);
+	assert_int_equal(
+	    mix_participant_push(d->a, s, n, (uint32_t)(from / 8), arrival), 0);
 }
 
 /* Pushes A's frame k, arriving at frame `when`'s time. */
@@ -116,8 +115,7 @@ static void assert_heard_exact(const duo_t *d, size_t at, uint64_t from,
 		if (d->heard[at + i] != sig(from + i))
 			fail_msg("heard[%zu] = %d, want sample %llu = %d",
 				 at + i, d->heard[at + i],
-				 (unsigned long long)(from + i),
-				 sig(from + i));
+				 (unsigned long long)(from + i), sig(from + i));
 }
 
 static mix_participant_stats_t stats_of(const mix_participant_t *p)
@@ -303,8 +301,8 @@ static void random_delay_within_target_loses_nothing(void **state)
 	/* TCP-like: in order, each frame delayed by 0-19 ms at random (the
 	 * first one too, which the anchor must not keep as extra delay). */
 	for (unsigned k = 0; k < ticks; k++) {
-		uint64_t t = SIM_T0 + k * 20000000ULL +
-			     ts_rand() % 20 * 1000000ULL;
+		uint64_t t =
+		    SIM_T0 + k * 20000000ULL + ts_rand() % 20 * 1000000ULL;
 
 		last = t > last ? t : last;
 		arrive[k] = last;
@@ -432,9 +430,11 @@ static void drift_run(long ppm)
 		uint64_t now = SIM_T0 + k * 20000000ULL;
 
 		while (SIM_T0 + (uint64_t)(k_push * period) <= now) {
-			assert_int_equal(mix_participant_push(
+			assert_int_equal(
+			    mix_participant_push(
 				d.a, s, F, (uint32_t)(k_push * 20),
-				SIM_T0 + (uint64_t)(k_push * period)), 0);
+				SIM_T0 + (uint64_t)(k_push * period)),
+			    0);
 			k_push++;
 		}
 		duo_tick(&d, k);
@@ -445,7 +445,8 @@ static void drift_run(long ppm)
 	uint64_t fixed = ppm > 0 ? st.samples_squeezed : st.samples_stretched;
 
 	print_message("%+ld ppm: delay %u ms (max %u), squeezed %llu, "
-		      "stretched %llu\n", ppm, st.delay_ms, st.delay_max_ms,
+		      "stretched %llu\n",
+		      ppm, st.delay_ms, st.delay_max_ms,
 		      (unsigned long long)st.samples_squeezed,
 		      (unsigned long long)st.samples_stretched);
 	assert_true(st.delay_max_ms <= 42);
@@ -508,15 +509,13 @@ static void *producer(void *arg)
 
 	while (next < total) {
 		/* Stay within the cap ahead of the ticks. */
-		while (next + THREAD_CHUNK >
-		       (atomic_load(&ticks_done) + 6) * F)
+		while (next + THREAD_CHUNK > (atomic_load(&ticks_done) + 6) * F)
 			sched_yield();
 		for (unsigned i = 0; i < THREAD_CHUNK; i++)
 			s[i] = sig(next + i);
-		while (mix_participant_push(d->a, s, THREAD_CHUNK,
-					    (uint32_t)(next / 8),
-					    SIM_T0 + next * NS_PER_SAMPLE) ==
-		       -ENOSPC)
+		while (mix_participant_push(
+			   d->a, s, THREAD_CHUNK, (uint32_t)(next / 8),
+			   SIM_T0 + next * NS_PER_SAMPLE) == -ENOSPC)
 			sched_yield();
 		next += THREAD_CHUNK;
 		atomic_store(&pushed_samples, next);
@@ -546,26 +545,25 @@ static void producer_thread_and_ticking_thread_lose_nothing(void **state)
 	assert_true(d.n_heard - at >= (THREAD_TICKS - 4) * F);
 	mix_participant_stats_t st = stats_of(d.a);
 
-	assert_int_equal(st.frames_late + st.frames_concealed +
-				 st.frames_dropped_cap,
-			 0);
+	assert_int_equal(
+	    st.frames_late + st.frames_concealed + st.frames_dropped_cap, 0);
 	duo_close(&d);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(odd_chunk_sizes_are_reframed_without_loss),
-		cmocka_unit_test(reordered_and_duplicated_frames_land_by_timestamp),
-		cmocka_unit_test(late_frame_is_dropped_counted_and_concealed),
-		cmocka_unit_test(stall_within_window_is_held_then_caught_up),
-		cmocka_unit_test(random_delay_within_target_loses_nothing),
-		cmocka_unit_test(restarted_stream_is_anchored_again),
-		cmocka_unit_test(delay_cap_holds_under_a_burst),
-		cmocka_unit_test(drift_plus_100_ppm_for_an_hour_stays_bounded),
-		cmocka_unit_test(drift_minus_100_ppm_for_an_hour_stays_bounded),
-		cmocka_unit_test(full_ring_refuses_and_counts),
-		cmocka_unit_test(producer_thread_and_ticking_thread_lose_nothing),
+	    cmocka_unit_test(odd_chunk_sizes_are_reframed_without_loss),
+	    cmocka_unit_test(reordered_and_duplicated_frames_land_by_timestamp),
+	    cmocka_unit_test(late_frame_is_dropped_counted_and_concealed),
+	    cmocka_unit_test(stall_within_window_is_held_then_caught_up),
+	    cmocka_unit_test(random_delay_within_target_loses_nothing),
+	    cmocka_unit_test(restarted_stream_is_anchored_again),
+	    cmocka_unit_test(delay_cap_holds_under_a_burst),
+	    cmocka_unit_test(drift_plus_100_ppm_for_an_hour_stays_bounded),
+	    cmocka_unit_test(drift_minus_100_ppm_for_an_hour_stays_bounded),
+	    cmocka_unit_test(full_ring_refuses_and_counts),
+	    cmocka_unit_test(producer_thread_and_ticking_thread_lose_nothing),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

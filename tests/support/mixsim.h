@@ -15,7 +15,7 @@
 
 #include "mixer/mixer.h"
 
-#define SIM_T0 1000000000ULL /* the first tick, 1 s into the clock */
+#define SIM_T0	  1000000000ULL /* the first tick, 1 s into the clock */
 #define SIM_DELAY 2
 
 static inline uint64_t sim_frame_ns(const mix_room_t *r)
@@ -62,7 +62,8 @@ static inline void sim_tone(int16_t *s, unsigned n, unsigned at, double hz,
 			    double amp, unsigned rate)
 {
 	for (unsigned i = 0; i < n; i++)
-		s[i] = (int16_t)lrint(amp * sin(2 * M_PI * hz * (at + i) / rate));
+		s[i] =
+		    (int16_t)lrint(amp * sin(2 * M_PI * hz * (at + i) / rate));
 }
 
 static inline void sim_const(int16_t *s, unsigned n, int16_t v)

@@ -17,7 +17,8 @@ long ts_read_fixture(const char *name, void *buf, size_t cap)
 	FILE *f;
 	size_t n;
 
-	snprintf(path, sizeof(path), "%s/%s", dir ? dir : "tests/fixtures", name);
+	snprintf(path, sizeof(path), "%s/%s", dir ? dir : "tests/fixtures",
+		 name);
 	f = fopen(path, "rb");
 	if (!f) {
 		fprintf(stderr, "fixture %s: cannot open\n", path);
@@ -25,7 +26,8 @@ long ts_read_fixture(const char *name, void *buf, size_t cap)
 	}
 	n = fread(buf, 1, cap, f);
 	if (fgetc(f) != EOF) {
-		fprintf(stderr, "fixture %s: larger than %zu bytes\n", path, cap);
+		fprintf(stderr, "fixture %s: larger than %zu bytes\n", path,
+			cap);
 		n = (size_t)-1;
 	}
 	fclose(f);
