@@ -10,6 +10,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
+#include "common/clock.h"
 #include "codec/base64.h"
 #include "codec/g711.h"
 #include "mock-client/engine_priv.h"
@@ -48,7 +49,7 @@ int mc_call_setup(mc_call_t *c, const mc_call_cfg_t *cfg, const char *path,
 {
 	uint64_t rng = cfg->seed ^
 		       ((uint64_t)c->index + 1) * 0x9E3779B97F4A7C15ull ^
-		       mc_now_ns();
+		       chorus_now_ns();
 	size_t cap = cfg->record ? RX_CAP_RECORD : RX_CAP_LOAD;
 
 	c->cfg = cfg;
@@ -84,7 +85,7 @@ static void finish(mc_call_t *c)
 	if (c->state == MC_CALL_DONE)
 		return;
 	c->state = MC_CALL_DONE;
-	c->end_ns = mc_now_ns();
+	c->end_ns = chorus_now_ns();
 	mc__engine_call_done(c->eng, c);
 }
 
@@ -261,7 +262,7 @@ static long next_message(mc_call_t *c, char *p, size_t cap, uint64_t now)
 /* Sends everything that is due now, then arms the timer for what is next. */
 static void pump(mc_call_t *c)
 {
-	uint64_t now = mc_now_ns();
+	uint64_t now = chorus_now_ns();
 	long n;
 
 	while (c->state != MC_CALL_DONE) {
@@ -327,7 +328,7 @@ static void on_marker(mc_call_t *c, uint16_t src, uint16_t seq, uint64_t now)
 static void on_media(mc_call_t *c, const mc_inbound_t *in)
 {
 	mc_engine_stats_t *st = &c->eng->stats;
-	uint64_t now = mc_now_ns(), expect, dt;
+	uint64_t now = chorus_now_ns(), expect, dt;
 	/* Two per 20 ms frame at most; a few more for longer frames. */
 	mc_stamp_t stamps[8];
 	long n;
@@ -370,7 +371,7 @@ static void on_message(mc_call_t *c, const char *msg, size_t len)
 		on_media(c, &in);
 		break;
 	case MC_EV_MARK:
-		now = mc_now_ns();
+		now = chorus_now_ns();
 		if (c->has_rec) {
 			mc_rec_mark(&c->rec, now, in.mark_name);
 		} else {
@@ -387,7 +388,7 @@ static void on_message(mc_call_t *c, const char *msg, size_t len)
 	case MC_EV_CLEAR:
 		c->clears++;
 		if (c->has_rec) {
-			mc_rec_clear(&c->rec, mc_now_ns());
+			mc_rec_clear(&c->rec, chorus_now_ns());
 			if (mark_due(c))
 				pump(c);
 		}
@@ -409,7 +410,7 @@ static void ws_open(void *user)
 	mc_call_t *c = user;
 
 	c->state = MC_CALL_STREAMING;
-	c->start_ns = mc_now_ns();
+	c->start_ns = chorus_now_ns();
 	c->need_connected = c->need_start = true;
 	pump(c);
 }

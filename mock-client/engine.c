@@ -8,22 +8,14 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "mock-client/engine_priv.h"
 
 #define TICK_NS	    1000000ull /* the pacing timer's period */
 #define PROGRESS_NS 500000000ull
 #define MAX_EVENTS  512
-
-uint64_t mc_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 mc_engine_t *mc_engine_new(const mc_engine_opts_t *opts, size_t ncalls)
 {
@@ -181,10 +173,10 @@ int mc_engine_run(mc_engine_t *e)
 	e->ep = epoll_create1(EPOLL_CLOEXEC);
 	if (e->ep < 0)
 		return -errno;
-	e->begin_ns = mc_now_ns();
+	e->begin_ns = chorus_now_ns();
 	next_tick = e->begin_ns;
 	while (!e->finished) {
-		now = mc_now_ns();
+		now = chorus_now_ns();
 		if (now >= next_tick) {
 			tick(e, now);
 			/* Absolute ticks; after a stall, resume from now. */

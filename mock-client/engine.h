@@ -156,7 +156,4 @@ int mc_engine_run(mc_engine_t *e);
 /* Asks every call to stop (async-signal-safe: sets a flag). */
 void mc_engine_interrupt(mc_engine_t *e);
 
-/* The engine's clock: CLOCK_MONOTONIC in nanoseconds. */
-uint64_t mc_now_ns(void);
-
 #endif /* CHORUS_MC_ENGINE_H */

@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "common/clock.h"
 #include "codec/g711.h"
 #include "mock-client/load.h"
 
@@ -181,11 +182,11 @@ int mc_load_run(const mc_load_opts_t *o, const mc_call_cfg_t *base,
 			c->expect_src =
 			    !talker && o->talkers == 1 ? (int)room : -1;
 	}
-	t0 = mc_now_ns();
+	t0 = chorus_now_ns();
 	rc = mc_engine_run(e);
 	if (rc)
 		goto out;
-	res->wall_s = (double)(mc_now_ns() - t0) / 1e9;
+	res->wall_s = (double)(chorus_now_ns() - t0) / 1e9;
 	res->cpu_s = cpu_seconds();
 	res->participants = o->participants;
 	res->rooms = o->rooms;

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "codec/g711.h"
 #include "mock-client/audio.h"
 #include "mock-client/engine.h"
@@ -446,7 +447,7 @@ int main(int argc, char **argv)
 		return EXIT_LOCAL;
 	}
 	if (!o.seed)
-		o.seed = (uint64_t)getpid() * 2654435761u ^ mc_now_ns();
+		o.seed = (uint64_t)getpid() * 2654435761u ^ chorus_now_ns();
 	if (o.play && mc_audio_load(&audio, o.play, G711_RATE, err)) {
 		fprintf(stderr, "chorus-client: %s\n", err);
 		return EXIT_LOCAL;
