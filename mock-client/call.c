@@ -19,10 +19,9 @@
 #define RX_CAP_LOAD   16384	/* load calls: ample for 20 ms frames */
 #define RX_CAP_RECORD (1 << 20) /* a recording caller accepts big frames */
 #define TX_CAP	      65536 /* about a second of frames if the peer stalls */
-#define MAX_CHUNK     8000  /* one second of audio per frame at most */
 /* One outgoing message: the largest media frame, or a `start` whose custom
  * parameters fill the same room. */
-#define OUT_CAP	      (B64_ENCODED_LEN(MAX_CHUNK) + 1024)
+#define OUT_CAP	      (B64_ENCODED_LEN(MC_CALL_MAX_CHUNK) + 1024)
 #define CLOSE_WAIT_NS 2000000000ull /* after stop, wait for the close */
 #define MISSING_MAX   1000 /* a marker jump larger than this is a restart */
 
@@ -53,11 +52,12 @@ struct mc_call {
 	mc_pace_t pace;
 	size_t src_pos;
 	bool src_done;
-	char *out;	  /* OUT_CAP: the message being sent */
-	char *b64;	  /* the frame's payload, base64 */
-	uint8_t *ulaw_tx; /* cfg->chunk: the frame's audio */
 
 	/* inbound */
+	/* A received message's buffers, for a recording caller only: a load
+	 * call's messages are small (RX_CAP_LOAD) and are worked on in stack
+	 * buffers, which stay in cache from one call to the next where a
+	 * thousand calls' own buffers would not. */
 	size_t rx_cap;	  /* largest message the WebSocket accepts */
 	char *scratch;	  /* rx_cap: an unescaped payload */
 	uint8_t *ulaw_rx; /* a received frame's audio */
@@ -88,20 +88,14 @@ static const mc_ws_handler_t handler = {
     .on_closed = ws_closed,
 };
 
-static int alloc_buffers(mc_call_t *c)
+static int alloc_rx_buffers(mc_call_t *c)
 {
-	unsigned chunk = c->cfg->chunk;
 	size_t ulaw_rx = B64_DECODED_MAX(c->rx_cap);
 
-	c->out = malloc(OUT_CAP);
-	c->b64 = malloc(B64_ENCODED_LEN(chunk) + 1);
-	c->ulaw_tx = malloc(chunk ? chunk : 1);
 	c->scratch = malloc(c->rx_cap);
 	c->ulaw_rx = malloc(ulaw_rx);
-	if (c->has_rec)
-		c->pcm_rx = malloc(ulaw_rx * sizeof(*c->pcm_rx));
-	if (!c->out || !c->b64 || !c->ulaw_tx || !c->scratch || !c->ulaw_rx ||
-	    (c->has_rec && !c->pcm_rx))
+	c->pcm_rx = malloc(ulaw_rx * sizeof(*c->pcm_rx));
+	if (!c->scratch || !c->ulaw_rx || !c->pcm_rx)
 		return -ENOMEM;
 	return 0;
 }
@@ -109,9 +103,12 @@ static int alloc_buffers(mc_call_t *c)
 mc_call_t *mc_call_new(mc_engine_t *e, const mc_call_cfg_t *cfg,
 		       const mc_call_spec_t *spec)
 {
-	mc_call_t *c = calloc(1, sizeof(*c));
+	mc_call_t *c;
 	uint64_t rng;
 
+	if (!cfg->chunk || cfg->chunk > MC_CALL_MAX_CHUNK)
+		return NULL;
+	c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
 	c->eng = e;
@@ -142,7 +139,7 @@ mc_call_t *mc_call_new(mc_engine_t *e, const mc_call_cfg_t *cfg,
 			goto fail;
 		c->has_rec = true;
 	}
-	if (alloc_buffers(c))
+	if (c->has_rec && alloc_rx_buffers(c))
 		goto fail;
 	return c;
 fail:
@@ -161,9 +158,6 @@ void mc_call_free(mc_call_t *c)
 		mc_ws_free(&c->ws);
 	if (c->has_rec)
 		mc_rec_free(&c->rec);
-	free(c->out);
-	free(c->b64);
-	free(c->ulaw_tx);
 	free(c->scratch);
 	free(c->ulaw_rx);
 	free(c->pcm_rx);
@@ -309,40 +303,49 @@ static bool mark_due(mc_call_t *c)
 	       c->rec.marks[c->rec.m_head].pos <= c->rec.played;
 }
 
-/* Fills ulaw_tx with the next n samples of the source (silence once it
- * ends). */
-static void next_audio(mc_call_t *c, unsigned n)
+/* Fills dst with the next n samples of the source (silence once it ends).
+ * The loop works on locals: a store through a uint8_t pointer may alias
+ * anything, and would make the compiler reload the call's fields for every
+ * sample. */
+static void next_audio(mc_call_t *c, uint8_t *dst, unsigned n)
 {
 	const mc_call_cfg_t *cfg = c->cfg;
+	const int16_t *src = cfg->audio;
+	size_t pos = c->src_pos, len = cfg->audio_n;
+	bool done = c->src_done, loop = cfg->loop;
 
 	for (unsigned i = 0; i < n; i++) {
 		int16_t s = 0;
 
-		if (cfg->audio && !c->src_done) {
-			s = cfg->audio[c->src_pos++];
-			if (c->src_pos >= cfg->audio_n) {
-				c->src_pos = 0;
-				c->src_done = !cfg->loop;
+		if (src && !done) {
+			s = src[pos++];
+			if (pos >= len) {
+				pos = 0;
+				done = !loop;
 			}
 		}
-		c->ulaw_tx[i] = g711_ulaw_encode(s);
+		dst[i] = g711_ulaw_encode(s);
 	}
+	c->src_pos = pos;
+	c->src_done = done;
 }
 
 static long build_media(mc_call_t *c, char *p, size_t cap, uint64_t now)
 {
 	uint64_t k = mc_pace_frame(&c->pace), due = mc_pace_due(&c->pace);
 	unsigned n = c->cfg->chunk;
+	uint8_t ulaw[MC_CALL_MAX_CHUNK];
+	char b64[B64_ENCODED_LEN(MC_CALL_MAX_CHUNK) + 1];
 	long blen;
 
-	next_audio(c, n);
+	next_audio(c, ulaw, n);
 	if (c->spec.marker_id >= 0 &&
-	    !mc_marker_write(c->ulaw_tx, n, (uint16_t)c->spec.marker_id,
+	    !mc_marker_write(ulaw, n, (uint16_t)c->spec.marker_id,
 			     (uint16_t)k) &&
 	    c->meter)
 		mc_meter_stamp_sent(c->meter, (unsigned)c->spec.marker_id,
 				    (uint16_t)k, now);
-	blen = b64_encode(c->b64, B64_ENCODED_LEN(n) + 1, c->ulaw_tx, n);
+	blen = b64_encode(b64, sizeof(b64), ulaw, n);
 	if (blen < 0)
 		return blen;
 	if (c->meter && now > due)
@@ -355,7 +358,7 @@ static long build_media(mc_call_t *c, char *p, size_t cap, uint64_t now)
 	    (c->cfg->duration_s <= 0 && c->src_done))
 		c->need_stop = true;
 	return mc_proto_media(p, cap, c->ids.stream_sid, c->seq++, k + 1,
-			      mc_pace_timestamp_ms(&c->pace, k), c->b64,
+			      mc_pace_timestamp_ms(&c->pace, k), b64,
 			      (size_t)blen);
 }
 
@@ -413,13 +416,14 @@ static long next_message(mc_call_t *c, char *p, size_t cap, uint64_t now)
 static void pump(mc_call_t *c)
 {
 	uint64_t now = chorus_now_ns();
+	char out[OUT_CAP];
 	long n;
 
 	while (c->state != DONE) {
-		n = next_message(c, c->out, OUT_CAP, now);
+		n = next_message(c, out, sizeof(out), now);
 		if (n <= 0)
 			break;
-		if (mc_ws_send_text(&c->ws, c->out, (size_t)n) == -EPIPE)
+		if (mc_ws_send_text(&c->ws, out, (size_t)n) == -EPIPE)
 			return; /* closed: finish() ran */
 	}
 	if (c->state == DONE)
@@ -467,7 +471,7 @@ static void on_stamp(mc_call_t *c, uint16_t src, uint16_t seq, uint64_t now)
 }
 
 /* Inter-arrival jitter and the stamps in a received frame of n bytes. */
-static void measure(mc_call_t *c, size_t n, uint64_t now)
+static void measure(mc_call_t *c, const uint8_t *ulaw, size_t n, uint64_t now)
 {
 	/* Two per 20 ms frame at most; a few more for longer frames. */
 	mc_stamp_t stamps[8];
@@ -480,7 +484,7 @@ static void measure(mc_call_t *c, size_t n, uint64_t now)
 		mc_meter_jitter(
 		    c->meter, (dt > expect ? dt - expect : expect - dt) / 1000);
 	}
-	k = mc_marker_scan(&c->det, c->ulaw_rx, n, stamps,
+	k = mc_marker_scan(&c->det, ulaw, n, stamps,
 			   sizeof(stamps) / sizeof(*stamps));
 	for (int i = 0; i < k; i++)
 		on_stamp(c, stamps[i].call, stamps[i].seq, now);
@@ -488,21 +492,23 @@ static void measure(mc_call_t *c, size_t n, uint64_t now)
 
 static void on_media(mc_call_t *c, const mc_inbound_t *in)
 {
+	uint8_t small[B64_DECODED_MAX(RX_CAP_LOAD)];
+	uint8_t *ulaw = c->ulaw_rx ? c->ulaw_rx : small;
+	size_t cap = c->ulaw_rx ? B64_DECODED_MAX(c->rx_cap) : sizeof(small);
 	uint64_t now = chorus_now_ns();
 	long n;
 
-	n = b64_decode(c->ulaw_rx, B64_DECODED_MAX(c->rx_cap), in->payload,
-		       in->payload_len);
+	n = b64_decode(ulaw, cap, in->payload, in->payload_len);
 	if (n <= 0) {
 		c->st.bad_in++;
 		return;
 	}
 	c->st.frames_in++;
 	if (c->meter)
-		measure(c, (size_t)n, now);
+		measure(c, ulaw, (size_t)n, now);
 	c->last_rx_ns = now;
 	if (c->has_rec && c->state == STREAMING) {
-		g711_ulaw_decode_buf(c->pcm_rx, c->ulaw_rx, (size_t)n);
+		g711_ulaw_decode_buf(c->pcm_rx, ulaw, (size_t)n);
 		mc_rec_push(&c->rec, now, c->pcm_rx, (size_t)n);
 	}
 }
@@ -535,9 +541,11 @@ static void on_clear(mc_call_t *c)
 static void ws_text(void *user, const char *msg, size_t len)
 {
 	mc_call_t *c = user;
+	char small[RX_CAP_LOAD];
 	mc_inbound_t in;
 
-	switch (mc_proto_parse(msg, len, c->scratch, c->rx_cap, &in)) {
+	switch (mc_proto_parse(msg, len, c->scratch ? c->scratch : small,
+			       c->rx_cap, &in)) {
 	case MC_EV_MEDIA:
 		on_media(c, &in);
 		break;

@@ -10,9 +10,12 @@
  * the frames it receives. Its WebSocket is an mc_ws_t (ws.h: why not
  * libwebsockets).
  *
- * A call owns its socket, its timer slot on the engine and every buffer it
- * reads or writes, all allocated by mc_call_new(): nothing is allocated per
- * frame, and no buffer is shared between calls or engines. It borrows its
+ * A call owns its socket, its timer slot on the engine, its WebSocket's
+ * buffers and, if it records, its receive buffers, all allocated by
+ * mc_call_new(). Frames being built, and a load call's received messages,
+ * are worked on in stack buffers, which stay in cache from one call to the
+ * next. Nothing is allocated per frame and nothing is static: a process
+ * may run several engines, one per thread. A call borrows its
  * mc_call_cfg_t (shared by many calls in load mode) and the meter.
  *
  * Everything runs on the engine's thread. Nothing is logged: a failure is
@@ -30,7 +33,8 @@
 #include "mock-client/proto.h"
 #include "mock-client/recorder.h"
 
-#define MC_MAX_PARAMS 16
+#define MC_MAX_PARAMS	  16
+#define MC_CALL_MAX_CHUNK 8000 /* one second of audio per frame at most */
 
 typedef struct mc_call mc_call_t;
 
@@ -83,8 +87,8 @@ typedef struct mc_call_stats {
 /*
  * Makes a call on engine e with cfg and spec (cfg and cfg->meter are
  * borrowed and must outlive the call; spec is copied). The call is idle
- * until mc_call_connect(). Returns NULL on out of memory. Free with
- * mc_call_free().
+ * until mc_call_connect(). Returns NULL on out of memory, or if cfg->chunk
+ * is not in 1..MC_CALL_MAX_CHUNK. Free with mc_call_free().
  */
 mc_call_t *mc_call_new(mc_engine_t *e, const mc_call_cfg_t *cfg,
 		       const mc_call_spec_t *spec);

@@ -217,7 +217,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			o->loop = 1;
 			break;
 		case O_CHUNK:
-			bad = number(optarg, MC_MARKER_LEN, 8000, &v);
+			bad = number(optarg, MC_MARKER_LEN, MC_CALL_MAX_CHUNK,
+				     &v);
 			o->chunk = (unsigned)v;
 			break;
 		case O_JITTER:
