@@ -141,9 +141,9 @@ mc_call_t *mc_call_new(mc_engine_t *e, const mc_call_cfg_t *cfg,
 		if (mc_rec_init(&c->rec, G711_RATE, cfg->playout_ms))
 			goto fail;
 		c->has_rec = true;
+		if (alloc_rx_buffers(c))
+			goto fail;
 	}
-	if (c->has_rec && alloc_rx_buffers(c))
-		goto fail;
 	return c;
 fail:
 	mc_call_free(c);
@@ -165,11 +165,6 @@ void mc_call_free(mc_call_t *c)
 	free(c->ulaw_rx);
 	free(c->pcm_rx);
 	free(c);
-}
-
-bool mc_call_done(const mc_call_t *c)
-{
-	return c->state == DONE;
 }
 
 const mc_call_stats_t *mc_call_stats(const mc_call_t *c)

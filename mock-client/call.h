@@ -110,8 +110,6 @@ void mc_call_hangup(mc_call_t *c);
  * in the recording and closes the socket with 1001. */
 void mc_call_end(mc_call_t *c);
 
-bool mc_call_done(const mc_call_t *c);
-
 /* The call's counters and outcome; owned by c, updated as it runs. */
 const mc_call_stats_t *mc_call_stats(const mc_call_t *c);
 
@@ -120,7 +118,7 @@ const mc_call_stats_t *mc_call_stats(const mc_call_t *c);
 const mc_rec_t *mc_call_recording(const mc_call_t *c);
 
 /* When frame k of the stream was nominally due (CLOCK_MONOTONIC ns, no
- * jitter). Meaningful once frames_out > 0. */
+ * jitter); 0 if the stream never started. */
 uint64_t mc_call_frame_ns(const mc_call_t *c, uint64_t k);
 
 #endif /* CHORUS_MC_CALL_H */
