@@ -1,57 +1,54 @@
 /*
- * engine.c - the epoll loop, the pacing timer and the run; see engine.h.
- * The per-call protocol lives in call.c.
+ * engine.c - see engine.h.
  */
 #include <errno.h>
-#include <stdio.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "mock-client/engine_priv.h"
+#include "common/clock.h"
+#include "mock-client/engine.h"
 
-#define TICK_NS	    1000000ull /* the pacing timer's period */
-#define PROGRESS_NS 500000000ull
-#define MAX_EVENTS  512
+#define MAX_EVENTS 512
 
-uint64_t mc_now_ns(void)
-{
-	struct timespec ts;
+struct watch {
+	unsigned mask; /* 0: not watched */
+	mc_io_fn *fn;
+	void *data;
+};
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
+struct timer {
+	mc_timer_fn *fn; /* NULL: a free slot */
+	void *data;
+};
 
-mc_engine_t *mc_engine_new(const mc_engine_opts_t *opts, size_t ncalls)
+struct mc_engine {
+	int ep;
+	struct watch *watch; /* indexed by descriptor, as ae.c does */
+	size_t watch_cap;
+	/* Deadlines apart from their callbacks: the tick scans due[] alone. */
+	uint64_t *due;
+	struct timer *timers;
+	size_t ntimers, timers_cap;
+	int *free_ids; /* deleted slots, reused first */
+	size_t nfree;
+	mc_timer_fn *tick_fn;
+	void *tick_data;
+	volatile sig_atomic_t stop;
+};
+
+mc_engine_t *mc_engine_new(void)
 {
 	mc_engine_t *e = calloc(1, sizeof(*e));
 
 	if (!e)
 		return NULL;
-	e->ep = -1;
-	e->opts = *opts;
-	e->ncalls = ncalls;
-	e->calls = calloc(ncalls ? ncalls : 1, sizeof(mc_call_t));
-	e->due_ns = malloc((ncalls ? ncalls : 1) * sizeof(uint64_t));
-	if (opts->measure) {
-		e->stats.latency = mc_hist_new();
-		e->stats.jitter = mc_hist_new();
-		e->stats.send_lag = mc_hist_new();
-	}
-	e->stats.late_us = opts->late_us;
-	if (!e->calls || !e->due_ns ||
-	    (opts->measure &&
-	     (!e->stats.latency || !e->stats.jitter || !e->stats.send_lag))) {
-		mc_engine_free(e);
+	e->ep = epoll_create1(EPOLL_CLOEXEC);
+	if (e->ep < 0) {
+		free(e);
 		return NULL;
-	}
-	for (size_t i = 0; i < ncalls; i++) {
-		e->calls[i].eng = e;
-		e->calls[i].index = (unsigned)i;
-		e->due_ns[i] = MC_NO_DEADLINE;
 	}
 	return e;
 }
@@ -60,151 +57,183 @@ void mc_engine_free(mc_engine_t *e)
 {
 	if (!e)
 		return;
-	for (size_t i = 0; e->calls && i < e->ncalls; i++) {
-		mc_call_t *c = &e->calls[i];
-
-		if (c->ws_ready)
-			mc_ws_free(&c->ws);
-		free(c->sent);
-		if (c->has_rec)
-			mc_rec_free(&c->rec);
-	}
-	if (e->ep >= 0)
-		close(e->ep);
-	mc_hist_free(e->stats.latency);
-	mc_hist_free(e->stats.jitter);
-	mc_hist_free(e->stats.send_lag);
-	free(e->calls);
-	free(e->due_ns);
+	close(e->ep);
+	free(e->watch);
+	free(e->due);
+	free(e->timers);
+	free(e->free_ids);
 	free(e);
 }
 
-mc_call_t *mc_engine_call(mc_engine_t *e, size_t i)
+static int grow_watch(mc_engine_t *e, int fd)
 {
-	return i < e->ncalls ? &e->calls[i] : NULL;
+	size_t cap = e->watch_cap ? e->watch_cap : 256;
+	struct watch *w;
+
+	while (cap <= (size_t)fd)
+		cap *= 2;
+	w = realloc(e->watch, cap * sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	for (size_t i = e->watch_cap; i < cap; i++)
+		w[i] = (struct watch){0};
+	e->watch = w;
+	e->watch_cap = cap;
+	return 0;
 }
 
-size_t mc_engine_ncalls(const mc_engine_t *e)
+int mc_engine_watch(mc_engine_t *e, int fd, unsigned mask, mc_io_fn *fn,
+		    void *data)
 {
-	return e->ncalls;
+	struct epoll_event ev = {.data.fd = fd};
+	struct watch *w;
+	int op;
+
+	if (fd < 0 || !mask || !fn)
+		return -EINVAL;
+	if ((size_t)fd >= e->watch_cap && grow_watch(e, fd))
+		return -ENOMEM;
+	w = &e->watch[fd];
+	w->fn = fn;
+	w->data = data;
+	if (w->mask == mask)
+		return 0;
+	op = w->mask ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+	ev.events = (mask & MC_READABLE ? EPOLLIN : 0) |
+		    (mask & MC_WRITABLE ? EPOLLOUT : 0);
+	if (epoll_ctl(e->ep, op, fd, &ev))
+		return -errno;
+	w->mask = mask;
+	return 0;
 }
 
-mc_engine_stats_t *mc_engine_stats(mc_engine_t *e)
+void mc_engine_unwatch(mc_engine_t *e, int fd)
 {
-	return &e->stats;
-}
-
-void mc_engine_interrupt(mc_engine_t *e)
-{
-	e->interrupted = 1;
-}
-
-void mc__engine_call_done(mc_engine_t *e, mc_call_t *c)
-{
-	e->due_ns[c->index] = MC_NO_DEADLINE;
-	if (e->active)
-		e->active--;
-}
-
-void mc__engine_watch(mc_engine_t *e, mc_call_t *c)
-{
-	struct epoll_event ev = {.data.ptr = c};
-	bool out = mc_ws_wants_write(&c->ws);
-
-	if (c->ws.fd < 0 || out == c->watch_out)
+	if (fd < 0 || (size_t)fd >= e->watch_cap || !e->watch[fd].mask)
 		return;
-	ev.events = EPOLLIN | (out ? EPOLLOUT : 0);
-	epoll_ctl(e->ep, EPOLL_CTL_MOD, c->ws.fd, &ev);
-	c->watch_out = out;
+	/* Fails with EBADF when fd is already closed; the kernel dropped it
+	 * from the set then. */
+	epoll_ctl(e->ep, EPOLL_CTL_DEL, fd, NULL);
+	e->watch[fd] = (struct watch){0};
 }
 
-static void progress(mc_engine_t *e, uint64_t now)
+static int grow_timers(mc_engine_t *e)
 {
-	mc_call_t *c = &e->calls[0];
+	size_t cap = e->timers_cap ? 2 * e->timers_cap : 64;
+	uint64_t *due = realloc(e->due, cap * sizeof(*due));
+	struct timer *t;
+	int *ids;
 
-	if (!e->opts.progress || now - e->last_progress_ns < PROGRESS_NS)
-		return;
-	e->last_progress_ns = now;
-	fprintf(stdout, "\r%6.1f s  sent %llu  received %llu  gaps %llu   ",
-		(double)(now - e->begin_ns) / 1e9,
-		(unsigned long long)c->frames_out,
-		(unsigned long long)c->frames_in,
-		(unsigned long long)(c->has_rec ? c->rec.gaps : 0));
-	fflush(stdout);
+	if (!due)
+		return -ENOMEM;
+	e->due = due;
+	t = realloc(e->timers, cap * sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	e->timers = t;
+	ids = realloc(e->free_ids, cap * sizeof(*ids));
+	if (!ids)
+		return -ENOMEM;
+	e->free_ids = ids;
+	e->timers_cap = cap;
+	return 0;
 }
 
-/* Every millisecond: ramp connections, send due frames, end the run when
- * every call is done. */
+int mc_engine_timer_new(mc_engine_t *e, mc_timer_fn *fn, void *data)
+{
+	int id;
+
+	if (!fn)
+		return -EINVAL;
+	if (e->nfree) {
+		id = e->free_ids[--e->nfree];
+	} else {
+		if (e->ntimers == e->timers_cap && grow_timers(e))
+			return -ENOMEM;
+		id = (int)e->ntimers++;
+	}
+	e->due[id] = MC_ENGINE_NEVER;
+	e->timers[id] = (struct timer){.fn = fn, .data = data};
+	return id;
+}
+
+void mc_engine_timer_arm(mc_engine_t *e, int id, uint64_t due_ns)
+{
+	e->due[id] = due_ns;
+}
+
+void mc_engine_timer_del(mc_engine_t *e, int id)
+{
+	if (id < 0 || (size_t)id >= e->ntimers || !e->timers[id].fn)
+		return;
+	e->due[id] = MC_ENGINE_NEVER;
+	e->timers[id] = (struct timer){0};
+	e->free_ids[e->nfree++] = id;
+}
+
+void mc_engine_on_tick(mc_engine_t *e, mc_timer_fn *fn, void *data)
+{
+	e->tick_fn = fn;
+	e->tick_data = data;
+}
+
+void mc_engine_stop(mc_engine_t *e)
+{
+	e->stop = 1;
+}
+
+/* The tick callback, then every timer whose deadline has come. A callback
+ * may arm, create or delete timers: the arrays are re-read each time. */
 static void tick(mc_engine_t *e, uint64_t now)
 {
-	unsigned n = 0;
-
-	while (e->next_connect < e->ncalls && n++ < e->opts.connects_per_ms) {
-		mc_call_t *c = &e->calls[e->next_connect++];
-
-		e->active++;
-		mc__call_connect(c);
+	if (e->tick_fn)
+		e->tick_fn(e, e->tick_data, now);
+	for (size_t i = 0; i < e->ntimers; i++) {
+		if (e->due[i] > now)
+			continue;
+		e->due[i] = MC_ENGINE_NEVER;
+		e->timers[i].fn(e, e->timers[i].data, now);
 	}
-	if (e->interrupted) {
-		e->interrupted = 0;
-		for (size_t i = 0; i < e->ncalls; i++)
-			mc__call_hangup(&e->calls[i]);
-	}
-	for (size_t i = 0; i < e->ncalls; i++)
-		if (e->due_ns[i] <= now)
-			mc__call_due(&e->calls[i], now);
-	progress(e, now);
-	if ((e->next_connect == e->ncalls && !e->active) ||
-	    (e->opts.hard_stop_s > 0 &&
-	     now - e->begin_ns > (uint64_t)(e->opts.hard_stop_s * 1e9)))
-		e->finished = true;
 }
 
-/* Lets the process hold one socket per call. */
-static void raise_fd_limit(size_t need)
+static void dispatch(mc_engine_t *e, const struct epoll_event *ev)
 {
-	struct rlimit rl;
+	int fd = ev->data.fd;
+	unsigned events = 0;
+	struct watch *w;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= need + 64)
-		return;
-	rl.rlim_cur = rl.rlim_max < need + 64 ? rl.rlim_max : need + 64;
-	setrlimit(RLIMIT_NOFILE, &rl);
+	if ((size_t)fd >= e->watch_cap || !e->watch[fd].mask)
+		return; /* unwatched by an earlier callback of this batch */
+	w = &e->watch[fd];
+	if (ev->events & (EPOLLIN | EPOLLHUP))
+		events |= MC_READABLE;
+	if (ev->events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+		events |= MC_WRITABLE;
+	w->fn(e, fd, w->data, events);
 }
 
 int mc_engine_run(mc_engine_t *e)
 {
 	struct epoll_event evs[MAX_EVENTS];
-	uint64_t next_tick, now;
+	uint64_t next_tick = chorus_now_ns(), now;
 	int n, wait_ms;
 
-	raise_fd_limit(e->ncalls);
-	e->ep = epoll_create1(EPOLL_CLOEXEC);
-	if (e->ep < 0)
-		return -errno;
-	e->begin_ns = mc_now_ns();
-	next_tick = e->begin_ns;
-	while (!e->finished) {
-		now = mc_now_ns();
+	while (!e->stop) {
+		now = chorus_now_ns();
 		if (now >= next_tick) {
 			tick(e, now);
 			/* Absolute ticks; after a stall, resume from now. */
-			next_tick += TICK_NS;
+			next_tick += MC_ENGINE_TICK_NS;
 			if (next_tick < now)
-				next_tick = now + TICK_NS;
+				next_tick = now + MC_ENGINE_TICK_NS;
 			continue;
 		}
-		wait_ms = (int)((next_tick - now + 999999) / 1000000);
+		wait_ms = (int)((next_tick - now + CHORUS_NS_PER_MS - 1) /
+				CHORUS_NS_PER_MS);
 		n = epoll_wait(e->ep, evs, MAX_EVENTS, wait_ms);
 		for (int i = 0; i < n; i++)
-			mc__call_io(evs[i].data.ptr, evs[i].events);
+			dispatch(e, &evs[i]);
 	}
-	for (size_t i = 0; i < e->ncalls; i++) {
-		mc_call_t *c = &e->calls[i];
-
-		if (c->has_rec)
-			mc_rec_finish(&c->rec);
-		if (c->ws_ready && c->ws.fd >= 0)
-			mc_ws_close(&c->ws, 1001, "client giving up");
-	}
+	e->stop = 0;
 	return 0;
 }

@@ -9,8 +9,10 @@
 
 #include <jansson.h>
 
+#include "common/clock.h"
 #include "codec/g711.h"
 #include "mock-client/load.h"
+#include "mock-client/meter.h"
 
 #define TALKER_AMPLITUDE   6000 /* about -15 dBFS: loud, far from clipping */
 #define TONE_SECONDS	   2.0	/* looped */
@@ -19,46 +21,64 @@
 /* Frames of talker t sent (nominally) in [from, to]. */
 static uint64_t frames_between(const mc_call_t *t, uint64_t from, uint64_t to)
 {
-	uint64_t period = mc_pace_offset_ns(&t->pace, 1), first, last;
+	uint64_t sent = mc_call_stats(t)->frames_out, start, period, first,
+		 last;
 
-	if (!t->frames_out || to <= t->pace.start_ns || to <= from)
+	if (!sent)
 		return 0;
-	from = from > t->pace.start_ns ? from - t->pace.start_ns : 0;
-	to -= t->pace.start_ns;
+	start = mc_call_frame_ns(t, 0);
+	period = mc_call_frame_ns(t, 1) - start;
+	if (to <= start || to <= from)
+		return 0;
+	from = from > start ? from - start : 0;
+	to -= start;
 	first = (from + period - 1) / period;
 	last = to / period;
-	if (last > t->frames_out - 1)
-		last = t->frames_out - 1;
+	if (last > sent - 1)
+		last = sent - 1;
 	return last >= first ? last - first + 1 : 0;
+}
+
+/* The marked talker call i should hear, or -1 (see load.h). */
+static int expect_src(const mc_load_opts_t *o, unsigned i)
+{
+	unsigned room = i % o->rooms, pos = i / o->rooms;
+	bool talker = pos < o->talkers;
+
+	if (o->expect_echo)
+		return talker && pos == 0 ? (int)i : -1;
+	return !talker && o->talkers == 1 ? (int)room : -1;
 }
 
 /* Missing frames a call's counters cannot see: after its last marked frame,
  * or all of them if it never received one. */
-static uint64_t unseen_missing(const mc_engine_t *e, const mc_call_t *c,
+static uint64_t unseen_missing(mc_fleet_t *f, const mc_call_t *c, int expect,
 			       uint64_t late_ns, bool *never)
 {
+	const mc_call_stats_t *cs = mc_call_stats(c);
 	const mc_call_t *t;
 	uint64_t cut, last;
 
 	*never = false;
-	if (c->expect_src < 0)
+	if (expect < 0)
 		return 0;
-	t = mc_engine_call((mc_engine_t *)e, (size_t)c->expect_src);
-	if (!c->start_ns || !t->start_ns) {
+	t = mc_fleet_call(f, (size_t)expect);
+	if (!cs->start_ns || !mc_call_stats(t)->start_ns) {
 		/* The listener or its talker never got in: everything the
 		 * listener should have heard is lost. */
 		*never = true;
-		return c->end_frame != UINT64_MAX ? c->end_frame : 0;
+		return cs->end_frame != UINT64_MAX ? cs->end_frame : 0;
 	}
-	cut = c->stop_ns ? c->stop_ns : c->end_ns;
+	cut = cs->stop_ns ? cs->stop_ns : cs->end_ns;
 	if (cut < late_ns)
 		return 0;
 	cut -= late_ns;
-	if (c->last_src < 0) {
+	if (!cs->heard) {
 		*never = true;
-		return frames_between(t, c->start_ns + NO_MARKER_GRACE_NS, cut);
+		return frames_between(t, cs->start_ns + NO_MARKER_GRACE_NS,
+				      cut);
 	}
-	last = t->pace.start_ns + mc_pace_offset_ns(&t->pace, c->last_seq64);
+	last = mc_call_frame_ns(t, cs->last_seq64);
 	return frames_between(t, last + 1, cut);
 }
 
@@ -67,46 +87,48 @@ static double ms(uint64_t us)
 	return (double)us / 1000.0;
 }
 
-static void collect(mc_engine_t *e, const mc_load_opts_t *o,
+static void collect(mc_fleet_t *f, const mc_meter_t *m, const mc_load_opts_t *o,
 		    mc_load_result_t *r)
 {
-	mc_engine_stats_t *st = mc_engine_stats(e);
 	uint64_t late_ns = (uint64_t)o->late_ms * 1000000;
 	bool never;
 
-	for (size_t i = 0; i < mc_engine_ncalls(e); i++) {
-		mc_call_t *c = mc_engine_call(e, i);
+	for (size_t i = 0; i < mc_fleet_ncalls(f); i++) {
+		const mc_call_t *c = mc_fleet_call(f, i);
+		const mc_call_stats_t *cs = mc_call_stats(c);
 
-		r->connected += c->start_ns != 0;
-		if (c->close_code >= 4000 || c->close_code == 1008) {
+		r->connected += cs->start_ns != 0;
+		if (cs->close_code >= 4000 || cs->close_code == 1008) {
 			r->refused++;
-		} else if (!c->start_ns) {
+		} else if (!cs->start_ns) {
 			r->failed++;
 		}
-		if (!r->first_close_code && c->close_code &&
-		    c->close_code != 1000)
-			r->first_close_code = c->close_code;
-		if (!r->first_error[0] && c->error[0])
+		if (!r->first_close_code && cs->close_code &&
+		    cs->close_code != 1000)
+			r->first_close_code = cs->close_code;
+		if (!r->first_error[0] && cs->error[0])
 			snprintf(r->first_error, sizeof(r->first_error), "%s",
-				 c->error);
-		r->frames_out += c->frames_out;
-		r->frames_in += c->frames_in;
-		r->bad_in += c->bad_in;
-		r->marked_in += c->marked_in;
-		r->late += c->late;
-		r->missing +=
-		    c->missing + unseen_missing(e, c, late_ns, &never);
+				 cs->error);
+		r->frames_out += cs->frames_out;
+		r->frames_in += cs->frames_in;
+		r->bad_in += cs->bad_in;
+		r->marked_in += cs->marked_in;
+		r->late += cs->late;
+		r->missing += cs->missing +
+			      unseen_missing(f, c, expect_src(o, (unsigned)i),
+					     late_ns, &never);
 		r->unmeasured += never;
 	}
 	if (r->marked_in + r->missing)
 		r->loss_pct = 100.0 * (double)(r->missing + r->late) /
 			      (double)(r->marked_in + r->missing);
-	r->lat_p50_ms = ms(mc_hist_percentile(st->latency, 50));
-	r->lat_p90_ms = ms(mc_hist_percentile(st->latency, 90));
-	r->lat_p99_ms = ms(mc_hist_percentile(st->latency, 99));
-	r->lat_max_ms = ms(st->latency->max_us);
-	r->jitter_p99_ms = ms(mc_hist_percentile(st->jitter, 99));
-	r->send_lag_p99_ms = ms(mc_hist_percentile(st->send_lag, 99));
+	r->lat_p50_ms = ms(mc_hist_percentile(mc_meter_latency_hist(m), 50));
+	r->lat_p90_ms = ms(mc_hist_percentile(mc_meter_latency_hist(m), 90));
+	r->lat_p99_ms = ms(mc_hist_percentile(mc_meter_latency_hist(m), 99));
+	r->lat_max_ms = ms(mc_meter_latency_hist(m)->max_us);
+	r->jitter_p99_ms = ms(mc_hist_percentile(mc_meter_jitter_hist(m), 99));
+	r->send_lag_p99_ms =
+	    ms(mc_hist_percentile(mc_meter_send_lag_hist(m), 99));
 }
 
 static double cpu_seconds(void)
@@ -119,15 +141,71 @@ static double cpu_seconds(void)
 	       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
-int mc_load_run(const mc_load_opts_t *o, const mc_call_cfg_t *base,
-		const mc_engine_opts_t *eopts, mc_load_result_t *res)
+/* Makes the listeners' config (cfgs[0]) and one per talker position
+ * (cfgs[1 + p]), each a copy of base feeding meter. */
+static int make_cfgs(const mc_load_opts_t *o, const mc_call_cfg_t *base,
+		     mc_meter_t *meter, mc_call_cfg_t *cfgs, mc_audio_t *tones)
 {
-	mc_call_cfg_t *cfgs; /* [0]: listeners, [1 + p]: talker p */
-	mc_audio_t *tones;
-	mc_engine_t *e;
+	int rc;
+
+	cfgs[0] = *base;
+	cfgs[0].audio = NULL;
+	cfgs[0].meter = meter;
+	for (unsigned p = 0; p < o->talkers; p++) {
+		mc_call_cfg_t *cfg = &cfgs[1 + p];
+
+		*cfg = *base;
+		cfg->meter = meter;
+		cfg->loop = true;
+		if (o->play) {
+			cfg->audio = o->play->samples;
+			cfg->audio_n = o->play->n;
+			continue;
+		}
+		/* A different pitch per talker, so a recording tells them
+		 * apart. */
+		rc = mc_audio_tone(&tones[p], G711_RATE, 300.0 + 150 * p,
+				   TALKER_AMPLITUDE, TONE_SECONDS);
+		if (rc)
+			return rc;
+		cfg->audio = tones[p].samples;
+		cfg->audio_n = tones[p].n;
+	}
+	return 0;
+}
+
+/* Adds the calls: call i goes to room i % rooms; the first talker of each
+ * room is marked (its marker id is its call number). */
+static int add_calls(const mc_load_opts_t *o, mc_fleet_t *f, mc_meter_t *meter,
+		     const mc_call_cfg_t *cfgs)
+{
 	char path[256];
+	int rc;
+
+	for (unsigned i = 0; i < o->participants; i++) {
+		unsigned room = i % o->rooms, pos = i / o->rooms;
+		bool talker = pos < o->talkers, marked = talker && pos == 0;
+
+		snprintf(path, sizeof(path), "/rooms/%s%u", o->room_prefix,
+			 room);
+		if (marked && (rc = mc_meter_add_talker(meter, i)))
+			return rc;
+		if (!mc_fleet_add(f, &cfgs[talker ? 1 + pos : 0], path,
+				  marked ? (int)i : -1, expect_src(o, i)))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int mc_load_run(const mc_load_opts_t *o, const mc_call_cfg_t *base,
+		const mc_fleet_opts_t *fopts, mc_load_result_t *res)
+{
+	mc_call_cfg_t *cfgs = NULL; /* [0]: listeners, [1 + p]: talker p */
+	mc_audio_t *tones = NULL;
+	mc_meter_t *meter = NULL;
+	mc_fleet_t *f = NULL;
 	uint64_t t0;
-	int rc = 0;
+	int rc = -ENOMEM;
 
 	memset(res, 0, sizeof(*res));
 	if (!o->participants || !o->rooms || o->talkers > o->participants ||
@@ -135,65 +213,29 @@ int mc_load_run(const mc_load_opts_t *o, const mc_call_cfg_t *base,
 		return -EINVAL;
 	cfgs = calloc(o->talkers + 1, sizeof(*cfgs));
 	tones = calloc(o->talkers + 1, sizeof(*tones));
-	e = mc_engine_new(eopts, o->participants);
-	if (!cfgs || !tones || !e) {
-		rc = -ENOMEM;
+	meter = mc_meter_new(o->participants, (uint64_t)o->late_ms * 1000);
+	f = mc_fleet_new(fopts, o->participants);
+	if (!cfgs || !tones || !meter || !f)
 		goto out;
-	}
-	cfgs[0] = *base;
-	cfgs[0].audio = NULL;
-	for (unsigned p = 0; p < o->talkers; p++) {
-		mc_call_cfg_t *cfg = &cfgs[1 + p];
-
-		*cfg = *base;
-		cfg->loop = true;
-		if (o->play) {
-			cfg->audio = o->play->samples;
-			cfg->audio_n = o->play->n;
-		} else {
-			/* A different pitch per talker, so a recording tells
-			 * them apart. */
-			rc =
-			    mc_audio_tone(&tones[p], G711_RATE, 300.0 + 150 * p,
-					  TALKER_AMPLITUDE, TONE_SECONDS);
-			if (rc)
-				goto out;
-			cfg->audio = tones[p].samples;
-			cfg->audio_n = tones[p].n;
-		}
-	}
-	for (unsigned i = 0; i < o->participants; i++) {
-		unsigned room = i % o->rooms, pos = i / o->rooms;
-		mc_call_t *c = mc_engine_call(e, i);
-		bool talker = pos < o->talkers;
-
-		snprintf(path, sizeof(path), "/rooms/%s%u", o->room_prefix,
-			 room);
-		rc = mc_call_setup(c, &cfgs[talker ? 1 + pos : 0], path,
-				   talker && pos == 0 ? (int)i : -1);
-		if (rc)
-			goto out;
-		/* Who should hear the room's marked talker (call number
-		 * room, the room's first). */
-		if (o->expect_echo)
-			c->expect_src = talker && pos == 0 ? (int)i : -1;
-		else
-			c->expect_src =
-			    !talker && o->talkers == 1 ? (int)room : -1;
-	}
-	t0 = mc_now_ns();
-	rc = mc_engine_run(e);
+	rc = make_cfgs(o, base, meter, cfgs, tones);
+	if (!rc)
+		rc = add_calls(o, f, meter, cfgs);
 	if (rc)
 		goto out;
-	res->wall_s = (double)(mc_now_ns() - t0) / 1e9;
+	t0 = chorus_now_ns();
+	rc = mc_fleet_run(f);
+	if (rc)
+		goto out;
+	res->wall_s = (double)(chorus_now_ns() - t0) / 1e9;
 	res->cpu_s = cpu_seconds();
 	res->participants = o->participants;
 	res->rooms = o->rooms;
 	res->talkers = o->talkers;
 	res->duration_s = base->duration_s;
-	collect(e, o, res);
+	collect(f, meter, o, res);
 out:
-	mc_engine_free(e);
+	mc_fleet_free(f);
+	mc_meter_free(meter);
 	for (unsigned p = 0; tones && p < o->talkers; p++)
 		mc_audio_free(&tones[p]);
 	free(tones);

@@ -27,7 +27,8 @@
 #include <stdio.h>
 
 #include "mock-client/audio.h"
-#include "mock-client/engine.h"
+#include "mock-client/call.h"
+#include "mock-client/fleet.h"
 
 typedef struct mc_load_opts {
 	unsigned participants, rooms, talkers;
@@ -54,11 +55,13 @@ typedef struct mc_load_result {
 
 /*
  * Runs the load described by opts, each call with a copy of base (host,
- * port, duration, chunk, jitter, params...), on an engine with eopts.
- * Fills res. Returns 0, or a negative errno if the run could not start.
+ * port, duration, chunk, jitter, params...), on a fleet with fopts, and
+ * measures it (base->meter is ignored: the run makes its own). Fills res.
+ * Returns 0, or a negative errno (-EINVAL for opts out of range, -ENOMEM)
+ * if the run could not start.
  */
 int mc_load_run(const mc_load_opts_t *opts, const mc_call_cfg_t *base,
-		const mc_engine_opts_t *eopts, mc_load_result_t *res);
+		const mc_fleet_opts_t *fopts, mc_load_result_t *res);
 
 /* Prints res as a table, then as one line of JSON, to f; writes the JSON to
  * path too if path is not NULL. Returns 0 or a negative errno. */

@@ -14,15 +14,18 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "codec/g711.h"
 #include "mock-client/audio.h"
-#include "mock-client/engine.h"
+#include "mock-client/call.h"
+#include "mock-client/fleet.h"
 #include "mock-client/load.h"
+#include "mock-client/marker.h"
 
 #define EXIT_LOCAL   1 /* bad usage, unreadable file */
 #define EXIT_REFUSED 2 /* the server refused or the call failed */
 
-static mc_engine_t *running;
+static mc_fleet_t *running;
 
 static void on_signal(int sig)
 {
@@ -30,7 +33,7 @@ static void on_signal(int sig)
 
 	if (++count > 1 || !running)
 		_exit(128 + sig);
-	mc_engine_interrupt(running);
+	mc_fleet_interrupt(running);
 }
 
 static void usage(FILE *f)
@@ -214,7 +217,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			o->loop = 1;
 			break;
 		case O_CHUNK:
-			bad = number(optarg, MC_MARKER_LEN, 8000, &v);
+			bad = number(optarg, MC_MARKER_LEN, MC_CALL_MAX_CHUNK,
+				     &v);
 			o->chunk = (unsigned)v;
 			break;
 		case O_JITTER:
@@ -315,7 +319,7 @@ static void fill_cfg(const struct opts *o, const struct url *u,
 static int run_load(const struct opts *o, const struct url *u,
 		    const mc_audio_t *play)
 {
-	mc_engine_opts_t eo = {0};
+	mc_fleet_opts_t fo = {0};
 	mc_load_opts_t lo = {0};
 	mc_load_result_t res;
 	mc_call_cfg_t cfg;
@@ -324,10 +328,8 @@ static int run_load(const struct opts *o, const struct url *u,
 	fill_cfg(o, u, &cfg);
 	if (cfg.duration_s <= 0)
 		cfg.duration_s = 10;
-	eo.connects_per_ms = o->connect_rate;
-	eo.hard_stop_s = cfg.duration_s + 30;
-	eo.measure = true;
-	eo.late_us = (uint64_t)o->late_ms * 1000;
+	fo.connects_per_ms = o->connect_rate;
+	fo.hard_stop_s = cfg.duration_s + 30;
 	lo.participants = o->participants;
 	lo.rooms = o->rooms ? o->rooms : (o->participants + 3) / 4;
 	lo.talkers = o->talkers;
@@ -336,7 +338,7 @@ static int run_load(const struct opts *o, const struct url *u,
 	lo.play = play;
 	lo.late_ms = o->late_ms;
 	lo.json_path = o->json;
-	rc = mc_load_run(&lo, &cfg, &eo, &res);
+	rc = mc_load_run(&lo, &cfg, &fo, &res);
 	if (rc) {
 		fprintf(stderr, "chorus-client: load run failed: %s\n",
 			strerror(-rc));
@@ -348,8 +350,10 @@ static int run_load(const struct opts *o, const struct url *u,
 }
 
 /* The one-line summary of a call; returns the exit status. */
-static int call_summary(const mc_call_t *c)
+static int call_summary(const mc_call_t *call)
 {
+	const mc_call_stats_t *c = mc_call_stats(call);
+	const mc_rec_t *rec = mc_call_recording(call);
 	int bad = c->error[0] || (c->close_code && c->close_code != 1000 &&
 				  c->close_code != 1005);
 
@@ -357,8 +361,8 @@ static int call_summary(const mc_call_t *c)
 	       "marks %llu",
 	       (unsigned long long)c->frames_out,
 	       (unsigned long long)c->frames_in,
-	       (unsigned long long)(c->has_rec ? c->rec.gaps : 0),
-	       c->has_rec ? c->rec.gap_samples / 8.0 : 0.0,
+	       (unsigned long long)(rec ? rec->gaps : 0),
+	       rec ? rec->gap_samples / 8.0 : 0.0,
 	       (unsigned long long)c->marks_echoed);
 	if (c->close_code)
 		printf(", closed by server: %d %s", c->close_code,
@@ -373,9 +377,9 @@ static int run_call(const struct opts *o, const struct url *u,
 		    const mc_audio_t *play)
 {
 	char err[MC_AUDIO_ERR_LEN];
-	mc_engine_opts_t eo = {0};
+	mc_fleet_opts_t fo = {0};
 	mc_call_cfg_t cfg;
-	mc_engine_t *e;
+	mc_fleet_t *f;
 	mc_call_t *c;
 	int status;
 
@@ -385,37 +389,38 @@ static int run_call(const struct opts *o, const struct url *u,
 		cfg.audio = play->samples;
 		cfg.audio_n = play->n;
 	}
-	eo.connects_per_ms = 1;
-	eo.progress = !o->quiet && isatty(STDOUT_FILENO);
-	e = mc_engine_new(&eo, 1);
-	if (!e || mc_call_setup(mc_engine_call(e, 0), &cfg, u->path, -1)) {
+	fo.connects_per_ms = 1;
+	fo.progress = !o->quiet && isatty(STDOUT_FILENO);
+	f = mc_fleet_new(&fo, 1);
+	if (!f) {
+		fprintf(stderr,
+			"chorus-client: cannot create the event "
+			"loop: %s\n",
+			strerror(errno));
+		return EXIT_LOCAL;
+	}
+	c = mc_fleet_add(f, &cfg, u->path, -1, -1);
+	if (!c) {
 		fprintf(stderr, "chorus-client: out of memory\n");
-		mc_engine_free(e);
+		mc_fleet_free(f);
 		return EXIT_LOCAL;
 	}
-	running = e;
-	if (mc_engine_run(e)) {
-		fprintf(stderr, "chorus-client: cannot create the event "
-				"loop\n");
-		running = NULL;
-		mc_engine_free(e);
-		return EXIT_LOCAL;
-	}
+	running = f;
+	mc_fleet_run(f);
 	running = NULL;
-	if (eo.progress)
+	if (fo.progress)
 		printf("\n");
-	c = mc_engine_call(e, 0);
 	status = call_summary(c);
 	if (o->record) {
 		size_t n;
-		const int16_t *pcm = mc_rec_samples(&c->rec, &n);
+		const int16_t *pcm = mc_rec_samples(mc_call_recording(c), &n);
 
 		if (mc_audio_write_wav(o->record, pcm, n, G711_RATE, err)) {
 			fprintf(stderr, "chorus-client: %s\n", err);
 			status = status ? status : EXIT_LOCAL;
 		}
 	}
-	mc_engine_free(e);
+	mc_fleet_free(f);
 	return status;
 }
 
@@ -446,7 +451,7 @@ int main(int argc, char **argv)
 		return EXIT_LOCAL;
 	}
 	if (!o.seed)
-		o.seed = (uint64_t)getpid() * 2654435761u ^ mc_now_ns();
+		o.seed = (uint64_t)getpid() * 2654435761u ^ chorus_now_ns();
 	if (o.play && mc_audio_load(&audio, o.play, G711_RATE, err)) {
 		fprintf(stderr, "chorus-client: %s\n", err);
 		return EXIT_LOCAL;
