@@ -30,6 +30,7 @@ typedef struct shard {
 	gw_outq_home_t out;
 	gw_counters_t n;
 	gw_server_t *srv;
+	bool ready; /* gw__worker_init() done */
 	bool stop_seen;
 } shard_t;
 
@@ -132,6 +133,9 @@ static int shard_init(gw_server_t *s, unsigned i)
 	sh->calls.total = &s->n_conns;
 	sh->calls.stopping = &s->stopping;
 	gw__clocks_bind(s->clocks, i, &sh->w, &sh->out, &sh->n);
+	if (gw__worker_init(&sh->w) < 0)
+		return -ENOMEM;
+	sh->ready = true;
 	s->homes[i] = &sh->out;
 	return gw__outq_home_init(&sh->out, &sh->w, s->homes, s->n_shards,
 				  s->cfg->out_queue, &sh->n);
@@ -225,8 +229,11 @@ void gw_server_free(gw_server_t *s)
 {
 	if (!s)
 		return;
-	for (unsigned i = 0; s->shards && i < s->n_shards; i++)
+	for (unsigned i = 0; s->shards && i < s->n_shards; i++) {
 		gw__outq_home_free(&s->shards[i].out);
+		if (s->shards[i].ready)
+			gw__worker_destroy(&s->shards[i].w);
+	}
 	gw__clocks_free(s->clocks);
 	gw_registry_free(s->reg);
 	free(s->shards);
