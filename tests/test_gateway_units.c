@@ -19,6 +19,7 @@
 #include "gateway/clock.h"
 #include "gateway/config.h"
 #include "gateway/metrics.h"
+#include "gateway/outq.h"
 #include "gateway/proto.h"
 #include "gateway/room.h"
 
@@ -168,6 +169,58 @@ static void rooms_go_to_the_clock_with_fewest(void **state)
 	}
 	assert_true(per[0] >= 2 && per[1] >= 2 && per[2] >= 2);
 	gw__clocks_free(cs);
+}
+
+/* Delivers frames "<tag>0", "<tag>1", ... to q, as its own worker's clock
+ * would, without writing any. */
+static void deliver(gw_outq_home_t *home, gw_outq_t *q, char tag, int n)
+{
+	for (int i = 0; i < n; i++) {
+		char b[8];
+
+		snprintf(b, sizeof(b), "%c%d", tag, i);
+		gw__outq_deliver(home, q, b, strlen(b));
+	}
+}
+
+static void expect_frames(gw_outq_t *q, char tag, int from, int to)
+{
+	for (int i = from; i <= to; i++) {
+		const gw_out_slot_t *s = gw__outq_peek(q);
+		char b[8];
+
+		snprintf(b, sizeof(b), "%c%d", tag, i);
+		assert_non_null(s);
+		assert_int_equal(s->len, strlen(b));
+		assert_memory_equal(s->b64, b, s->len);
+		gw__outq_pop(q);
+	}
+	assert_null(gw__outq_peek(q));
+}
+
+static void output_queue_keeps_the_newest_frames(void **state)
+{
+	gw_worker_t w = {.id = 0};
+	gw_outq_home_t home, *all[1] = {&home};
+	gw_counters_t n;
+	gw_outq_t q;
+
+	memset(&n, 0, sizeof(n));
+	assert_int_equal(gw__outq_home_init(&home, &w, all, 1, 4, &n), 0);
+	assert_int_equal(gw__outq_init(&q, &home, NULL), 0);
+	/* Seven frames while the listener reads nothing: it gets the newest
+	 * four (depth 4), in order, and the three oldest are counted. */
+	deliver(&home, &q, 'f', 7);
+	expect_frames(&q, 'f', 3, 6);
+	assert_int_equal(atomic_load(&q.dropped), 3);
+	/* A consumer that never ran: the producer fills the ring's slots and
+	 * skips what does not fit (counted), then the consumer trims. */
+	deliver(&home, &q, 'g', GW_OUTQ_SLOTS + 2);
+	assert_int_equal(atomic_load(&q.dropped), 3 + 2);
+	expect_frames(&q, 'g', GW_OUTQ_SLOTS - 4, GW_OUTQ_SLOTS - 1);
+	assert_int_equal(atomic_load(&q.dropped), 3 + 2 + GW_OUTQ_SLOTS - 4);
+	gw__outq_free(&q);
+	gw__outq_home_free(&home);
 }
 
 static void metrics_print_help_type_and_value(void **state)
@@ -454,6 +507,7 @@ int main(void)
 	    cmocka_unit_test(creator_sets_password_until_room_empties),
 	    cmocka_unit_test(rooms_go_to_the_clock_with_fewest),
 	    cmocka_unit_test(metrics_print_help_type_and_value),
+	    cmocka_unit_test(output_queue_keeps_the_newest_frames),
 	    cmocka_unit_test(config_rooms_exist_without_auto_create),
 	    cmocka_unit_test(flags_override_environment_override_defaults),
 	    cmocka_unit_test(bad_settings_are_refused_with_a_message),
