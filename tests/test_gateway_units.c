@@ -72,6 +72,9 @@ static void passwords_compare_exactly(void **state)
 
 /* --- registry ---------------------------------------------------------- */
 
+/* What the admin API would show of a call: nothing, here. */
+static const gw_call_info_t no_info;
+
 static gw_registry_t *registry(unsigned max_rooms, unsigned per_room,
 			       bool auto_create)
 {
@@ -93,27 +96,33 @@ static void seats_are_lowest_free_and_limits_hold(void **state)
 	gw_member_t m[4];
 	int u;
 
-	assert_int_equal(gw_registry_join(r, "a", NULL, &u, &m[0]), 0);
+	assert_int_equal(gw_registry_join(r, "a", NULL, &u, &no_info, &m[0]),
+			 0);
 	assert_true(m[0].created);
 	assert_true(m[0].start_timer);
 	assert_int_equal(m[0].seat, 1);
-	assert_int_equal(gw_registry_join(r, "a", NULL, &u, &m[1]), 0);
+	assert_int_equal(gw_registry_join(r, "a", NULL, &u, &no_info, &m[1]),
+			 0);
 	assert_false(m[1].created);
 	assert_false(m[1].start_timer);
 	assert_int_equal(m[1].seat, 2);
-	assert_int_equal(gw_registry_join(r, "a", NULL, &u, &m[2]), 0);
+	assert_int_equal(gw_registry_join(r, "a", NULL, &u, &no_info, &m[2]),
+			 0);
 	assert_int_equal(m[2].seat, 3);
-	assert_int_equal(gw_registry_join(r, "a", NULL, &u, &m[3]), -EUSERS);
+	assert_int_equal(gw_registry_join(r, "a", NULL, &u, &no_info, &m[3]),
+			 -EUSERS);
 	gw_registry_leave(r, &m[1], NULL);
-	assert_int_equal(gw_registry_join(r, "a", NULL, &u, &m[1]), 0);
+	assert_int_equal(gw_registry_join(r, "a", NULL, &u, &no_info, &m[1]),
+			 0);
 	assert_int_equal(m[1].seat, 2);
 	/* Rooms: "a" and "b" fit, "c" does not. */
-	assert_int_equal(gw_registry_join(r, "b", NULL, &u, &m[3]), 0);
+	assert_int_equal(gw_registry_join(r, "b", NULL, &u, &no_info, &m[3]),
+			 0);
 	{
 		gw_member_t x;
 
-		assert_int_equal(gw_registry_join(r, "c", NULL, &u, &x),
-				 -EMLINK);
+		assert_int_equal(
+		    gw_registry_join(r, "c", NULL, &u, &no_info, &x), -EMLINK);
 	}
 	for (int i = 0; i < 4; i++)
 		gw_registry_leave(r, &m[i], NULL);
@@ -127,16 +136,19 @@ static void creator_sets_password_until_room_empties(void **state)
 	gw_room_t *first;
 	int u;
 
-	assert_int_equal(gw_registry_join(r, "s", "pw", &u, &a), 0);
-	assert_int_equal(gw_registry_join(r, "s", NULL, &u, &b), -EACCES);
-	assert_int_equal(gw_registry_join(r, "s", "PW", &u, &b), -EACCES);
-	assert_int_equal(gw_registry_join(r, "s", "pw", &u, &b), 0);
+	assert_int_equal(gw_registry_join(r, "s", "pw", &u, &no_info, &a), 0);
+	assert_int_equal(gw_registry_join(r, "s", NULL, &u, &no_info, &b),
+			 -EACCES);
+	assert_int_equal(gw_registry_join(r, "s", "PW", &u, &no_info, &b),
+			 -EACCES);
+	assert_int_equal(gw_registry_join(r, "s", "pw", &u, &no_info, &b), 0);
 	gw_registry_leave(r, &b, NULL);
 	first = a.room;
 	gw_registry_leave(r, &a, NULL);
 	/* Emptied: its clock would free it; the name is free again. */
 	assert_true(gw_registry_clock_idle(r, first));
-	assert_int_equal(gw_registry_join(r, "s", "other", &u, &a), 0);
+	assert_int_equal(gw_registry_join(r, "s", "other", &u, &no_info, &a),
+			 0);
 	assert_true(a.created);
 	gw_registry_leave(r, &a, NULL);
 	gw_registry_free(r);
@@ -214,17 +226,22 @@ static void config_rooms_exist_without_auto_create(void **state)
 	c.rooms[0].max_participants = 1;
 	c.rooms[0].mix = c.mix;
 	r = gw_registry_new(&c);
-	assert_int_equal(gw_registry_join(r, "nosuch", NULL, &u, &a), -ENOENT);
-	assert_int_equal(gw_registry_join(r, "board", "y", &u, &a), -EACCES);
-	assert_int_equal(gw_registry_join(r, "board", "x", &u, &a), 0);
-	assert_int_equal(gw_registry_join(r, "board", "x", &u, &b), -EUSERS);
+	assert_int_equal(gw_registry_join(r, "nosuch", NULL, &u, &no_info, &a),
+			 -ENOENT);
+	assert_int_equal(gw_registry_join(r, "board", "y", &u, &no_info, &a),
+			 -EACCES);
+	assert_int_equal(gw_registry_join(r, "board", "x", &u, &no_info, &a),
+			 0);
+	assert_int_equal(gw_registry_join(r, "board", "x", &u, &no_info, &b),
+			 -EUSERS);
 	assert_true(a.start_timer);
 	room = a.room;
 	gw_registry_leave(r, &a, NULL);
 	/* An administrator's room stays when empty; its clock stops, and
 	 * starts again with the next call. */
 	assert_true(gw_registry_clock_idle(r, room));
-	assert_int_equal(gw_registry_join(r, "board", "x", &u, &a), 0);
+	assert_int_equal(gw_registry_join(r, "board", "x", &u, &no_info, &a),
+			 0);
 	assert_false(a.created);
 	assert_ptr_equal(a.room, room);
 	assert_true(a.start_timer);
