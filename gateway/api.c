@@ -258,13 +258,35 @@ static void get_room(ctx_t *x)
 /* A PATCH of a room, checked whole before anything changes. */
 typedef struct room_patch {
 	ctx_t *x;
-	json_t *locked, *password, *max;
+	json_t *locked, *password, *max, *mixer;
 	int ret;
 } room_patch_t;
 
+/* The mixer's live settings (mix_room_set_live()); 422 if it refuses. */
+static bool patch_mixer(gw_room_t *room, room_patch_t *rp)
+{
+	mix_settings_t s = *mix_room_settings(room->mix);
+	char err[GW_ERR_LEN];
+
+	if (gw_config_mixer_json(rp->mixer, &s, room->name, err) < 0) {
+		fail(rp->x, 422, "invalid", "%s", err);
+		return false;
+	}
+	if (mix_room_set_live(room->mix, &s) < 0) {
+		fail(rp->x, 422, "invalid",
+		     "only gate_threshold_dbfs, gate_attack_frames, "
+		     "gate_hangover_ms, norm and echo can change live");
+		return false;
+	}
+	return true;
+}
+
+/* Applies the patch whole or not at all: the limit first (it may be
+ * refused, and can be set back), then the mixer, then the rest. */
 static void apply_room_patch(gw_room_t *room, void *data)
 {
 	room_patch_t *rp = data;
+	unsigned old_max = room->max_participants;
 
 	if (rp->max) {
 		rp->ret = gw_room_set_max(
@@ -275,6 +297,10 @@ static void apply_room_patch(gw_room_t *room, void *data)
 				    (long long)json_integer_value(rp->max));
 		if (rp->ret < 0)
 			return fail(rp->x, 500, "internal", "out of memory");
+	}
+	if (rp->mixer && !patch_mixer(room, rp)) {
+		gw_room_set_max(room, old_max); /* cannot fail: no smaller */
+		return;
 	}
 	if (rp->locked)
 		room->locked = json_is_true(rp->locked);
@@ -310,9 +336,7 @@ static void patch_room(ctx_t *x)
 			return fail(x, 422, "invalid", "bad value for \"%s\"",
 				    key);
 		else if (!strcmp(key, "mixer"))
-			return fail(x, 422, "invalid",
-				    "mixer settings are fixed when a room is "
-				    "created");
+			rp.mixer = v;
 		else
 			return fail(x, 422, "unknown_field",
 				    "unknown field \"%s\"", key);

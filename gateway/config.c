@@ -319,8 +319,8 @@ int gw_config_from_args(gw_config_t *c, int argc, char **argv, char *err)
 }
 
 /* Reads a room's "mixer" object over the server's settings. */
-static int room_mixer(json_t *jm, mix_settings_t *m, const char *room,
-		      char *err)
+int gw_config_mixer_json(json_t *jm, mix_settings_t *m, const char *room,
+			 char *err)
 {
 	static const struct {
 		const char *key;
@@ -444,7 +444,7 @@ int gw_config_room_json(const gw_config_t *c, json_t *jr, gw_room_conf_t *r,
 	}
 	r->mix = c->mix;
 	if (mixer)
-		return room_mixer(mixer, &r->mix, r->name, err);
+		return gw_config_mixer_json(mixer, &r->mix, r->name, err);
 	return 0;
 }
 

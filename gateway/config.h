@@ -84,6 +84,11 @@ int gw_config_load_file(gw_config_t *c, const char *path, char *err);
 int gw_config_room_json(const gw_config_t *c, struct json_t *jr,
 			gw_room_conf_t *r, char *err);
 
+/* Reads a room's "mixer" object (jm, a json_t *) over the settings in *m,
+ * for room (named in messages). Returns 0, or -EINVAL with err. */
+int gw_config_mixer_json(struct json_t *jm, mix_settings_t *m, const char *room,
+			 char *err);
+
 /* Checks the combination of settings. Returns 0 or -EINVAL with err. */
 int gw_config_validate(const gw_config_t *c, char *err);
 

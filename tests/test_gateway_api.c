@@ -324,8 +324,25 @@ static void patch_room_password_and_limit(void **state)
 	assert_int_equal(api("PATCH", "/api/rooms/p", "{\"owner\":\"me\"}"),
 			 422);
 	has("\"error\":\"unknown_field\"");
+	/* The mixer's gate, norm and echo change live; its buffers do not,
+	 * and a refused PATCH changes nothing, not even its other fields. */
+	assert_int_equal(api("PATCH", "/api/rooms/p",
+			     "{\"mixer\":{\"echo\":true,\"norm\":\"average\","
+			     "\"gate_threshold_dbfs\":-30}}"),
+			 200);
+	has("\"echo\":true");
+	has("\"norm\":\"average\"");
+	has("\"gate_threshold_dbfs\":-30");
+	assert_int_equal(api("PATCH", "/api/rooms/p",
+			     "{\"max_participants\":5,\"locked\":true,"
+			     "\"mixer\":{\"jitter_target_ms\":60}}"),
+			 422);
 	assert_int_equal(
-	    api("PATCH", "/api/rooms/p", "{\"mixer\":{\"echo\":true}}"), 422);
+	    api("PATCH", "/api/rooms/p", "{\"mixer\":{\"loudness\":3}}"), 422);
+	assert_int_equal(api("GET", "/api/rooms/p", NULL), 200);
+	has("\"max_participants\":2");
+	has("\"locked\":false");
+	has("\"jitter_target_ms\":40");
 	assert_int_equal(api("PATCH", "/api/rooms/nope", "{\"locked\":true}"),
 			 404);
 	ws_free(&a);
