@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "gateway/clock.h"
+#include "gateway/cmdq.h"
 #include "gateway/config.h"
 #include "gateway/metrics.h"
 #include "gateway/proto.h"
@@ -390,6 +391,52 @@ static void start_is_read_with_its_parameters(void **state)
 	gw_msg_release(&m);
 }
 
+static void public_params_leave_out_secrets(void **state)
+{
+	gw_msg_t m;
+	char *pub;
+
+	assert_int_equal(
+	    parse("{\"event\":\"start\",\"start\":{\"streamSid\":\"MZ1\","
+		  "\"customParameters\":{\"room\":\"r\",\"password\":\"p\","
+		  "\"token\":\"t\",\"Join_Token\":\"t\",\"apiSecret\":\"s\","
+		  "\"agent\":\"bob\"},"
+		  "\"mediaFormat\":{\"encoding\":\"audio/x-mulaw\","
+		  "\"sampleRate\":8000,\"channels\":1}},"
+		  "\"streamSid\":\"MZ1\"}",
+		  &m),
+	    0);
+	pub = gw_proto_public_params(&m);
+	assert_non_null(pub);
+	assert_string_equal(pub, "{\"room\":\"r\",\"agent\":\"bob\"}");
+	free(pub);
+	gw_msg_release(&m);
+	(void)state;
+}
+
+/* Commands come out in the order posted, all at once, and the queue is
+ * empty after. */
+static void commands_are_taken_in_order(void **state)
+{
+	gw_cmdq_t q;
+	gw_cmd_t c = {.code = 4003}, *got;
+
+	assert_int_equal(gw__cmdq_init(&q), 0);
+	assert_int_equal(gw__cmdq_take(&q, &got), 0);
+	assert_null(got);
+	for (uint64_t i = 1; i <= 40; i++) {
+		c.call_id = i;
+		assert_int_equal(gw__cmdq_post(&q, &c), 0);
+	}
+	assert_int_equal(gw__cmdq_take(&q, &got), 40);
+	for (unsigned i = 0; i < 40; i++)
+		assert_int_equal(got[i].call_id, i + 1);
+	free(got);
+	assert_int_equal(gw__cmdq_take(&q, &got), 0);
+	gw__cmdq_free(&q);
+	(void)state;
+}
+
 static void other_media_formats_are_not_supported(void **state)
 {
 	gw_msg_t m;
@@ -476,6 +523,8 @@ int main(void)
 	    cmocka_unit_test(bad_settings_are_refused_with_a_message),
 	    cmocka_unit_test(config_file_defines_rooms),
 	    cmocka_unit_test(start_is_read_with_its_parameters),
+	    cmocka_unit_test(public_params_leave_out_secrets),
+	    cmocka_unit_test(commands_are_taken_in_order),
 	    cmocka_unit_test(other_media_formats_are_not_supported),
 	    cmocka_unit_test(control_events_are_recognised),
 	    cmocka_unit_test(media_envelope_is_exactly_the_protocol_shape),
