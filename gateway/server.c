@@ -35,6 +35,7 @@ typedef struct shard {
 	gw_counters_t n;
 	gw_cmdq_t cmds; /* closes asked for by the admin API */
 	gw_server_t *srv;
+	bool ready; /* gw__worker_init() done */
 	bool stop_seen;
 } shard_t;
 
@@ -205,6 +206,9 @@ static int shard_init(gw_server_t *s, unsigned i)
 	sh->calls.total = &s->n_conns;
 	sh->calls.stopping = &s->stopping;
 	gw__clocks_bind(s->clocks, i, &sh->w, &sh->out, &sh->n);
+	if (gw__worker_init(&sh->w) < 0)
+		return -ENOMEM;
+	sh->ready = true;
 	s->homes[i] = &sh->out;
 	if (gw__cmdq_init(&sh->cmds) < 0)
 		return -ENOMEM;
@@ -311,6 +315,8 @@ void gw_server_free(gw_server_t *s)
 	for (unsigned i = 0; s->shards && i < s->n_shards; i++) {
 		gw__outq_home_free(&s->shards[i].out);
 		gw__cmdq_free(&s->shards[i].cmds);
+		if (s->shards[i].ready)
+			gw__worker_destroy(&s->shards[i].w);
 	}
 	gw__clocks_free(s->clocks);
 	gw_registry_free(s->reg);

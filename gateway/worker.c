@@ -215,7 +215,11 @@ static int context_new(gw_worker_t *w)
 	w->listen_fd = listen_open(w->cfg);
 	if (!w->vh || w->listen_fd < 0 ||
 	    uv_poll_init(&w->loop, &w->listen_poll, w->listen_fd)) {
-		if (w->vh)
+		if (!w->ctx)
+			gw_err("worker %u: cannot create its lws context (is "
+			       "libwebsockets-evlib-uv installed?)",
+			       w->id);
+		else if (w->listen_fd >= 0)
 			gw_err("worker %u: cannot start", w->id);
 		if (w->listen_fd >= 0)
 			close(w->listen_fd);
@@ -242,9 +246,19 @@ static void *worker_main(void *arg)
 		atomic_store(&w->state, GW_WORKER_FAILED);
 		return NULL;
 	}
+	pthread_mutex_lock(&w->wake_lock);
 	atomic_store(&w->state, GW_WORKER_RUNNING);
+	pthread_mutex_unlock(&w->wake_lock);
+	/* Whatever other workers asked of this one before it ran (a room's
+	 * clock given to it while it started) is taken at the first wake-up:
+	 * their own wake-ups were skipped. */
+	lws_cancel_service(w->ctx);
 	loop_run(w); /* the loop is ours */
+	/* From here no other thread may touch the context, which is about
+	 * to be destroyed (and w->ctx cleared by lws). */
+	pthread_mutex_lock(&w->wake_lock);
 	atomic_store(&w->state, GW_WORKER_STOPPING);
+	pthread_mutex_unlock(&w->wake_lock);
 	listen_stop(w);
 	context_end(w);
 	atomic_store(&w->state, GW_WORKER_ENDED);
@@ -270,8 +284,12 @@ int gw__worker_start(gw_worker_t *w)
 
 void gw__worker_wake(gw_worker_t *w)
 {
+	/* The lock orders this against the worker's own change of state
+	 * around its context's destruction. */
+	pthread_mutex_lock(&w->wake_lock);
 	if (atomic_load(&w->state) == GW_WORKER_RUNNING)
 		lws_cancel_service(w->ctx);
+	pthread_mutex_unlock(&w->wake_lock);
 }
 
 gw_worker_state_t gw__worker_state(gw_worker_t *w)
@@ -284,6 +302,16 @@ void gw__worker_join(gw_worker_t *w)
 	if (w->started)
 		pthread_join(w->th, NULL);
 	w->started = false;
+}
+
+int gw__worker_init(gw_worker_t *w)
+{
+	return pthread_mutex_init(&w->wake_lock, NULL) ? -ENOMEM : 0;
+}
+
+void gw__worker_destroy(gw_worker_t *w)
+{
+	pthread_mutex_destroy(&w->wake_lock);
 }
 
 gw_worker_t *gw__worker_of(struct lws *wsi)
