@@ -75,6 +75,10 @@ static const opt_t opts[] = {
     {"batch-us", "CHORUS_BATCH_US", OPT_UINT, OFF(batch_us), 0, 0, 5000, "US",
      "a worker gathers events this long between polls, at most, so one "
      "wake-up serves many calls (0 = wake for each)"},
+    {"admin-token", "CHORUS_ADMIN_TOKEN", OPT_STR, OFF(admin_token), 256, 0, 0,
+     "TOKEN",
+     "bearer token for /api/ (none: the API answers loopback clients only); "
+     "prefer the environment variable, which ps does not show"},
     {"window-ms", "CHORUS_WINDOW_MS", OPT_UINT, OFF(mix.window_ms), 0, 0, 10000,
      "MS", "mixer alignment window"},
     {"jitter-target-ms", "CHORUS_JITTER_TARGET_MS", OPT_UINT,
@@ -315,8 +319,8 @@ int gw_config_from_args(gw_config_t *c, int argc, char **argv, char *err)
 }
 
 /* Reads a room's "mixer" object over the server's settings. */
-static int room_mixer(json_t *jm, mix_settings_t *m, const char *room,
-		      char *err)
+int gw_config_mixer_json(json_t *jm, mix_settings_t *m, const char *room,
+			 char *err)
 {
 	static const struct {
 		const char *key;
@@ -387,7 +391,8 @@ bad:
 	return -EINVAL;
 }
 
-static int load_room(gw_config_t *c, json_t *jr, gw_room_conf_t *r, char *err)
+int gw_config_room_json(const gw_config_t *c, json_t *jr, gw_room_conf_t *r,
+			char *err)
 {
 	json_t *name = json_object_get(jr, "name");
 	json_t *pw = json_object_get(jr, "password");
@@ -439,7 +444,7 @@ static int load_room(gw_config_t *c, json_t *jr, gw_room_conf_t *r, char *err)
 	}
 	r->mix = c->mix;
 	if (mixer)
-		return room_mixer(mixer, &r->mix, r->name, err);
+		return gw_config_mixer_json(mixer, &r->mix, r->name, err);
 	return 0;
 }
 
@@ -474,7 +479,7 @@ int gw_config_load_file(gw_config_t *c, const char *path, char *err)
 	for (size_t i = 0; i < n && !ret; i++) {
 		gw_room_conf_t *r = &c->rooms[i];
 
-		ret = load_room(c, json_array_get(rooms, i), r, err);
+		ret = gw_config_room_json(c, json_array_get(rooms, i), r, err);
 		for (size_t j = 0; j < i && !ret; j++) {
 			if (!strcmp(c->rooms[j].name, r->name)) {
 				snprintf(err, GW_ERR_LEN,

@@ -22,6 +22,8 @@
 
 #define GW_ERR_LEN 256
 
+struct json_t; /* jansson's */
+
 /* A room an administrator defined in the config file. */
 typedef struct gw_room_conf {
 	char name[GW_ROOM_NAME_MAX + 1];
@@ -46,6 +48,7 @@ typedef struct gw_config {
 	unsigned out_queue;	   /* 4 frames queued per listener */
 	unsigned sndbuf;	   /* SO_SNDBUF of calls; 65536, 0 = kernel's */
 	unsigned batch_us;     /* 1000: a busy worker's pause between polls */
+	char admin_token[256]; /* "" = the admin API answers loopback only */
 	mix_settings_t mix;    /* the mixer's defaults */
 	gw_room_conf_t *rooms; /* from the config file; owned */
 	unsigned n_rooms;
@@ -71,6 +74,20 @@ int gw_config_from_args(gw_config_t *c, int argc, char **argv, char *err);
  * or -EINVAL / -ENOENT with a message in err. The rooms are owned by c.
  */
 int gw_config_load_file(gw_config_t *c, const char *path, char *err);
+
+/*
+ * Reads one room as the config file describes it ({"name", "password"?,
+ * "max_participants"?, "mixer"?}; jr is a jansson json_t *) over c's mixer
+ * settings into *r. Returns 0, or -EINVAL with a message in err. The admin
+ * API's POST /api/rooms uses it too.
+ */
+int gw_config_room_json(const gw_config_t *c, struct json_t *jr,
+			gw_room_conf_t *r, char *err);
+
+/* Reads a room's "mixer" object (jm, a json_t *) over the settings in *m,
+ * for room (named in messages). Returns 0, or -EINVAL with err. */
+int gw_config_mixer_json(struct json_t *jm, mix_settings_t *m, const char *room,
+			 char *err);
 
 /* Checks the combination of settings. Returns 0 or -EINVAL with err. */
 int gw_config_validate(const gw_config_t *c, char *err);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "codec/g711.h"
 #include "common/clock.h"
@@ -47,6 +48,7 @@ struct gw_conn {
 
 	gw_start_t start;
 	char sid_json[GW_SID_JSON_MAX];
+	gw_call_info_t info; /* what the admin API shows */
 	gw_member_t m;
 	gw_outq_t out;
 
@@ -58,6 +60,9 @@ struct gw_conn {
 	uint64_t frames_in, bad, bad_run, other_track, dtmf, marks;
 	uint64_t dropped_in;
 };
+
+/* Names each connection for commands (cmdq.h): never reused. */
+static atomic_uint_fast64_t next_id = 1;
 
 size_t gw__conn_size(void)
 {
@@ -112,8 +117,23 @@ static void printable(char *s)
 	}
 }
 
-static int on_start(gw_conn_t *c, const gw_start_t *st)
+/* What the admin API shows of the call (room.h). */
+static void set_info(gw_conn_t *c, const gw_msg_t *msg)
 {
+	struct timespec now;
+
+	strcpy(c->info.call_sid, c->start.call_sid);
+	strcpy(c->info.stream_sid, c->start.stream_sid);
+	free(c->info.params);
+	c->info.params = gw_proto_public_params(msg);
+	clock_gettime(CLOCK_REALTIME, &now);
+	c->info.joined_unix_ms =
+	    (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+}
+
+static int on_start(gw_conn_t *c, const gw_msg_t *msg)
+{
+	const gw_start_t *st = &msg->start;
 	const char *room = c->room;
 	gw_calls_t *calls = c->calls;
 	int r;
@@ -143,9 +163,10 @@ static int on_start(gw_conn_t *c, const gw_start_t *st)
 				 st->stream_sid) < 0)
 		return end_call(c, GW_CLOSE_INVALID,
 				"streamSid is not valid UTF-8");
+	set_info(c, msg);
 	r = gw_registry_join(calls->reg, room,
 			     st->has_password ? st->password : NULL, &c->out,
-			     &c->m);
+			     &c->info, &c->m);
 	switch (r) {
 	case 0:
 		break;
@@ -155,6 +176,8 @@ static int on_start(gw_conn_t *c, const gw_start_t *st)
 	case -ENOENT:
 		return end_call(c, GW_CLOSE_NO_ROOM, "room %s does not exist",
 				room);
+	case -EPERM:
+		return end_call(c, GW_CLOSE_REMOVED, "room %s is locked", room);
 	case -EUSERS:
 		return end_call(c, GW_CLOSE_FULL, "room %s is full", room);
 	case -EMLINK:
@@ -302,7 +325,7 @@ static int on_message_waiting(gw_conn_t *c, const char *buf, size_t len)
 	case GW_EV_DTMF:
 		break;
 	case GW_EV_START:
-		r = on_start(c, &msg.start);
+		r = on_start(c, &msg);
 		break;
 	case GW_EV_MEDIA:
 		r = end_call(c, GW_CLOSE_INVALID, "media before start");
@@ -399,6 +422,8 @@ static int on_established(gw_conn_t *c, struct lws *wsi)
 	c->calls = calls;
 	c->wsi = wsi;
 	c->connected_ns = chorus_now_ns();
+	c->info.id = atomic_fetch_add(&next_id, 1);
+	c->info.worker = calls->worker;
 	c->next = calls->list;
 	if (calls->list)
 		calls->list->prev = c;
@@ -466,22 +491,40 @@ static void on_closed(gw_conn_t *c)
 		atomic_fetch_sub(calls->total, 1);
 	free(c->rx);
 	free(c->big);
+	free(c->info.params);
+	c->info.params = NULL;
 	c->calls = NULL;
+}
+
+static void close_soon(gw_conn_t *c, int code, const char *reason)
+{
+	if (!c->close_code) {
+		c->close_code = code;
+		snprintf(c->close_reason, sizeof(c->close_reason), "%s",
+			 reason);
+	}
+	gw__outq_close(&c->out);
+	/* Closed from the wsi's timer: lws 4.1 sends no close frame when
+	 * WRITEABLE returns -1, but does from TIMER. */
+	lws_set_timer_usecs(c->wsi, 1);
 }
 
 void gw__conn_close_all(gw_calls_t *calls, int code, const char *reason)
 {
+	for (gw_conn_t *c = calls->list; c; c = c->next)
+		close_soon(c, code, reason);
+}
+
+bool gw__conn_close_id(gw_calls_t *calls, uint64_t id, int code,
+		       const char *reason)
+{
 	for (gw_conn_t *c = calls->list; c; c = c->next) {
-		if (!c->close_code) {
-			c->close_code = code;
-			snprintf(c->close_reason, sizeof(c->close_reason), "%s",
-				 reason);
+		if (c->info.id == id) {
+			close_soon(c, code, reason);
+			return true;
 		}
-		gw__outq_close(&c->out);
-		/* Closed from the wsi's timer: lws 4.1 sends no close frame
-		 * when WRITEABLE returns -1, but does from TIMER. */
-		lws_set_timer_usecs(c->wsi, 1);
 	}
+	return false;
 }
 
 int gw__conn_callback(struct lws *wsi, enum lws_callback_reasons reason,

@@ -269,3 +269,35 @@ int gw_proto_media_out(char *out, size_t cap, const char *sid_json,
 	*p = '\0';
 	return (int)n;
 }
+
+static bool secret_key(const char *key)
+{
+	static const char *const words[] = {"password", "token", "secret"};
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(*words); i++) {
+		if (strcasestr(key, words[i]))
+			return true;
+	}
+	return false;
+}
+
+char *gw_proto_public_params(const gw_msg_t *msg)
+{
+	json_t *st = json_object_get(msg->root, "start");
+	json_t *params = json_object_get(st, "customParameters");
+	json_t *pub, *v;
+	const char *key;
+	char *out;
+
+	if (msg->event != GW_EV_START || !json_is_object(params) ||
+	    !(pub = json_object()))
+		return NULL;
+	json_object_foreach(params, key, v)
+	{
+		if (!secret_key(key))
+			json_object_set(pub, key, v);
+	}
+	out = json_dumps(pub, JSON_COMPACT);
+	json_decref(pub);
+	return out;
+}

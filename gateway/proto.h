@@ -31,6 +31,7 @@ typedef enum gw_close_code {
 	GW_CLOSE_TOO_BIG = 1009,      /* a message over --max-frame */
 	GW_CLOSE_INTERNAL = 1011,     /* out of memory, say */
 	GW_CLOSE_BAD_PASSWORD = 4001, /* wrong room password */
+	GW_CLOSE_REMOVED = 4003,      /* removed by an admin; room locked */
 	GW_CLOSE_NO_ROOM = 4004,      /* no such room, auto-creation off */
 	GW_CLOSE_TIMEOUT = 4008,      /* no start in time */
 	GW_CLOSE_FULL = 4029,	      /* the room or the server is full */
@@ -91,5 +92,13 @@ int gw_proto_json_string(char *out, size_t cap, const char *sid);
  */
 int gw_proto_media_out(char *out, size_t cap, const char *sid_json,
 		       const char *b64, size_t b64_len);
+
+/*
+ * The start message's customParameters (msg->event must be GW_EV_START) as
+ * compact JSON without secrets: every key containing "password", "token"
+ * or "secret" (any case) is left out. Returns a new string (free() it), or
+ * NULL when there are none or out of memory.
+ */
+char *gw_proto_public_params(const gw_msg_t *msg);
 
 #endif /* CHORUS_GW_PROTO_H */

@@ -348,24 +348,39 @@ uint16_t ws_free_port(void)
 	return port;
 }
 
-int ws_http_get(uint16_t port, const char *path, char *body, size_t cap,
-		int timeout_ms)
+int ws_http_request(uint16_t port, const char *method, const char *path,
+		    const char *headers, const char *req_body, char *body,
+		    size_t cap, int timeout_ms)
 {
 	uint64_t deadline =
 	    chorus_now_ns() + (uint64_t)timeout_ms * CHORUS_NS_PER_MS;
 	ws_client_t c = {0};
-	char req[512];
+	size_t blen = req_body ? strlen(req_body) : 0;
+	char *req;
 	int n, r, status = 0;
 	char *end;
 
+	req = malloc(1024 + (headers ? strlen(headers) : 0) + blen);
+	if (!req)
+		return -ENOMEM;
 	c.fd = tcp_connect(port, timeout_ms);
-	if (c.fd < 0)
+	if (c.fd < 0) {
+		free(req);
 		return c.fd;
-	n = snprintf(req, sizeof(req),
-		     "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-		     "Connection: close\r\n\r\n",
-		     path);
+	}
+	n = sprintf(req,
+		    "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+		    "Connection: close\r\n%s",
+		    method, path, headers ? headers : "");
+	if (req_body)
+		n += sprintf(req + n, "Content-Length: %zu\r\n", blen);
+	n += sprintf(req + n, "\r\n");
+	if (req_body) {
+		memcpy(req + n, req_body, blen);
+		n += (int)blen;
+	}
 	r = write_all(c.fd, req, (size_t)n);
+	free(req);
 	/* Read to EOF (Connection: close) or deadline. */
 	while (!r)
 		r = fill(&c, deadline);
@@ -387,4 +402,11 @@ int ws_http_get(uint16_t port, const char *path, char *body, size_t cap,
 	}
 	ws_free(&c);
 	return status ? status : (r < 0 ? r : -EPROTO);
+}
+
+int ws_http_get(uint16_t port, const char *path, char *body, size_t cap,
+		int timeout_ms)
+{
+	return ws_http_request(port, "GET", path, NULL, NULL, body, cap,
+			       timeout_ms);
 }

@@ -80,4 +80,14 @@ uint16_t ws_free_port(void);
 int ws_http_get(uint16_t port, const char *path, char *body, size_t cap,
 		int timeout_ms);
 
+/*
+ * One plain HTTP request: method, path, extra header lines (each ending in
+ * "\r\n"; NULL for none) and a body (NULL for none; Content-Length is
+ * added). Returns the status code or a negative errno; the response body
+ * goes to body as ws_http_get() does.
+ */
+int ws_http_request(uint16_t port, const char *method, const char *path,
+		    const char *headers, const char *req_body, char *body,
+		    size_t cap, int timeout_ms);
+
 #endif /* CHORUS_TS_WSCLIENT_H */
