@@ -120,13 +120,13 @@ static gw_room_t *find(gw_registry_t *r, const char *name)
 
 /* Registry lock held. */
 static int admit(gw_registry_t *r, const char *name, const char *password,
-		 gw_member_t *m)
+		 unsigned flags, gw_member_t *m)
 {
 	gw_room_t *room = find(r, name);
 	unsigned seat;
 
 	if (!room) {
-		if (!r->auto_create)
+		if (!(flags & GW_JOIN_MAY_CREATE))
 			return -ENOENT;
 		if (r->n_rooms >= r->max_rooms)
 			return -EMLINK;
@@ -138,7 +138,7 @@ static int admit(gw_registry_t *r, const char *name, const char *password,
 		r->rooms = room;
 		r->n_rooms++;
 		m->created = true;
-	} else if (room->password[0] &&
+	} else if (room->password[0] && !(flags & GW_JOIN_TRUSTED) &&
 		   !gw_password_equal(room->password,
 				      password ? password : "")) {
 		return -EACCES;
@@ -164,11 +164,19 @@ static int admit(gw_registry_t *r, const char *name, const char *password,
 int gw_registry_join(gw_registry_t *r, const char *name, const char *password,
 		     void *user, gw_member_t *m)
 {
+	return gw_registry_admit(r, name, password,
+				 r->auto_create ? GW_JOIN_MAY_CREATE : 0, user,
+				 m);
+}
+
+int gw_registry_admit(gw_registry_t *r, const char *name, const char *password,
+		      unsigned flags, void *user, gw_member_t *m)
+{
 	int ret;
 
 	memset(m, 0, sizeof(*m));
 	pthread_mutex_lock(&r->lock);
-	ret = admit(r, name, password, m);
+	ret = admit(r, name, password, flags, m);
 	if (ret == 0) {
 		/* Mixer control calls never overlap the room's tick. */
 		pthread_mutex_lock(&m->room->lock);

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "gateway/auth.h"
+#include "gateway/config.h"
 
 /* --- Twilio signatures ------------------------------------------------- */
 
@@ -216,6 +217,49 @@ static void mint_refuses_bad_arguments(void **state)
 	    -ENOSPC);
 }
 
+/* --- room policy -------------------------------------------------------- */
+
+static void
+room_policy_defaults_to_authenticated_only_with_a_secret(void **state)
+{
+	char *open_args[] = {"gw", "--room-policy", "open", NULL};
+	char *bad_args[] = {"gw", "--room-policy", "anyone", NULL};
+	char *no_auto[] = {"gw", "--no-auto-create", NULL};
+	char err[GW_ERR_LEN];
+	gw_config_t c;
+
+	gw_config_default(&c);
+	assert_int_equal(gw_config_policy(&c), GW_POLICY_OPEN);
+	strcpy(c.join_secret, "k");
+	assert_int_equal(gw_config_policy(&c), GW_POLICY_AUTHENTICATED);
+	gw_config_default(&c);
+	strcpy(c.twilio_auth_token, "k");
+	assert_int_equal(gw_config_policy(&c), GW_POLICY_AUTHENTICATED);
+	assert_int_equal(gw_config_from_args(&c, 3, open_args, err), 0);
+	assert_int_equal(gw_config_policy(&c), GW_POLICY_OPEN);
+	assert_int_equal(gw_config_from_args(&c, 3, bad_args, err), -EINVAL);
+	/* --no-auto-create is --room-policy closed, whatever else is set. */
+	assert_int_equal(gw_config_from_args(&c, 2, no_auto, err), 0);
+	assert_int_equal(gw_config_policy(&c), GW_POLICY_CLOSED);
+	assert_string_equal(gw_room_policy_name(GW_POLICY_CLOSED), "closed");
+}
+
+static void tls_needs_both_files_and_public_url_a_ws_scheme(void **state)
+{
+	char err[GW_ERR_LEN];
+	gw_config_t c;
+
+	gw_config_default(&c);
+	strcpy(c.tls_cert, "/x.pem");
+	assert_int_equal(gw_config_validate(&c, err), -EINVAL);
+	strcpy(c.tls_key, "/x.key");
+	assert_int_equal(gw_config_validate(&c, err), 0);
+	strcpy(c.public_url, "https://chorus.example.com");
+	assert_int_equal(gw_config_validate(&c, err), -EINVAL);
+	strcpy(c.public_url, "wss://chorus.example.com");
+	assert_int_equal(gw_config_validate(&c, err), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -229,6 +273,9 @@ int main(void)
 	    cmocka_unit_test(
 		independently_signed_token_verifies_and_alg_none_does_not),
 	    cmocka_unit_test(mint_refuses_bad_arguments),
+	    cmocka_unit_test(
+		room_policy_defaults_to_authenticated_only_with_a_secret),
+	    cmocka_unit_test(tls_needs_both_files_and_public_url_a_ws_scheme),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
