@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -295,6 +296,37 @@ static void unsigned_stream_needs_a_token_when_both_are_set(void **state)
 	stop_gw();
 }
 
+/* Runs chorus-client for a 1 s call to room with token; returns its exit
+ * status (0: the call ran and the server ended it normally). */
+static int client_with_token(const char *room, const char *token)
+{
+	const char *bin = getenv("CHORUS_CLIENT");
+	char cmd[2048];
+	int st;
+
+	snprintf(cmd, sizeof(cmd),
+		 "timeout 30 %s --quiet --duration 1 --token '%s' "
+		 "ws://127.0.0.1:%u/rooms/%s >/dev/null 2>&1",
+		 bin ? bin : "build/chorus-client", token, gw.port, room);
+	st = system(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void chorus_client_sends_its_token(void **state)
+{
+	const char *args[] = {"--join-secret", JOIN_SECRET, NULL};
+	char tok[1024];
+
+	start_gw(args);
+	token_for("cli", 60, tok);
+	assert_int_equal(client_with_token("cli", tok), 0);
+	assert_int_equal(gwt_log_count2(&gw, "join room=cli", "created"), 1);
+	token_for("cli", -1, tok);
+	assert_int_not_equal(client_with_token("cli", tok), 0);
+	assert_int_equal(gwt_log_count2(&gw, "code=4001", "token: expired"), 1);
+	stop_gw();
+}
+
 /* --- room creation policy ---------------------------------------------- */
 
 static void open_policy_by_default_lets_anyone_create_and_warns(void **state)
@@ -392,6 +424,7 @@ int main(void)
 		valid_token_joins_and_expired_or_wrong_room_gets_4001),
 	    cmocka_unit_test(token_skips_the_room_password),
 	    cmocka_unit_test(unsigned_stream_needs_a_token_when_both_are_set),
+	    cmocka_unit_test(chorus_client_sends_its_token),
 	    cmocka_unit_test(
 		open_policy_by_default_lets_anyone_create_and_warns),
 	    cmocka_unit_test(authenticated_policy_lets_only_tokens_create),
