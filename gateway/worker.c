@@ -206,6 +206,14 @@ static int context_new(gw_worker_t *w)
 		       LWS_SERVER_OPTION_DISABLE_IPV6;
 	info.user = w;
 	info.pcontext = &w->ctx;
+	if (w->cfg->tls_cert[0]) {
+		/* The default vhost gets the certificate; the sockets we adopt
+		 * (lws_adopt_socket_vhost() allows TLS) then speak TLS: wss://
+		 * and https:// on the one port. */
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		info.ssl_cert_filepath = w->cfg->tls_cert;
+		info.ssl_private_key_filepath = w->cfg->tls_key;
+	}
 	/* No fd_limit_per_thread: below the open-file limit it makes lws find
 	 * a connection by a linear scan of its fd table on every event (4.1
 	 * wsi_from_fd()); at the limit (fds_fit()) the fd indexes it. */
@@ -217,6 +225,10 @@ static int context_new(gw_worker_t *w)
 	    uv_poll_init(&w->loop, &w->listen_poll, w->listen_fd)) {
 		if (w->vh)
 			gw_err("worker %u: cannot start", w->id);
+		else if (w->cfg->tls_cert[0])
+			gw_err("worker %u: cannot start: is --tls-cert %s with "
+			       "--tls-key a readable PEM pair?",
+			       w->id, w->cfg->tls_cert);
 		if (w->listen_fd >= 0)
 			close(w->listen_fd);
 		w->listen_fd = -1;

@@ -40,7 +40,7 @@ static void usage(FILE *f)
 {
 	fprintf(
 	    f,
-	    "usage: chorus-client [options] ws://host:port/rooms/<room>\n"
+	    "usage: chorus-client [options] ws[s]://host:port/rooms/<room>\n"
 	    "       chorus-client --load [options] ws://host:port/\n"
 	    "caller:\n"
 	    "  --play FILE        audio to send (any libsndfile format); "
@@ -75,11 +75,12 @@ static void usage(FILE *f)
 struct url {
 	char host[256];
 	int port;
+	bool tls; /* wss:// */
 	char path[256];
 };
 
-/* ws://host[:port][/path]. Returns 0 or -EINVAL. wss:// is not supported:
- * put a TLS proxy in front, or talk to the gateway on loopback. */
+/* ws://host[:port][/path] or wss://host[:port][/path]. Returns 0 or
+ * -EINVAL. */
 static int parse_url(const char *s, struct url *u)
 {
 	const char *h, *end, *colon;
@@ -89,6 +90,10 @@ static int parse_url(const char *s, struct url *u)
 	if (!strncmp(s, "ws://", 5)) {
 		h = s + 5;
 		u->port = 80;
+	} else if (!strncmp(s, "wss://", 6)) {
+		h = s + 6;
+		u->port = 443;
+		u->tls = true;
 	} else {
 		return -EINVAL;
 	}
@@ -293,6 +298,7 @@ static void fill_cfg(const struct opts *o, const struct url *u,
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->host = u->host;
 	cfg->port = u->port;
+	cfg->tls = u->tls;
 	cfg->duration_s = o->duration;
 	cfg->loop = o->loop;
 	cfg->chunk = o->chunk;
@@ -445,8 +451,8 @@ int main(int argc, char **argv)
 	}
 	if (parse_url(argv[optind], &u)) {
 		fprintf(stderr,
-			"chorus-client: not a ws://host:port/path URL "
-			"(wss:// is not supported): %s\n",
+			"chorus-client: not a ws:// or wss://host:port/path "
+			"URL: %s\n",
 			argv[optind]);
 		return EXIT_LOCAL;
 	}

@@ -414,6 +414,67 @@ static void explicit_open_policy_overrides_the_secret_default(void **state)
 	stop_gw();
 }
 
+/* --- TLS ----------------------------------------------------------------- */
+
+/* Runs cmd and returns its output (cap bytes, NUL-terminated) and exit
+ * status. */
+static int run(const char *cmd, char *out, size_t cap)
+{
+	FILE *p = popen(cmd, "r");
+	size_t n;
+	int st;
+
+	assert_non_null(p);
+	n = fread(out, 1, cap - 1, p);
+	out[n] = '\0';
+	st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void call_and_healthz_over_tls(void **state)
+{
+	char dir[] = "/tmp/chorus-tls-XXXXXX", cert[64], key[64];
+	char cmd[1024], out[4096];
+	const char *args[] = {"--tls-cert", cert, "--tls-key", key, NULL};
+	const char *bin = getenv("CHORUS_CLIENT");
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+	snprintf(key, sizeof(key), "%s/key.pem", dir);
+	snprintf(cmd, sizeof(cmd),
+		 "openssl req -x509 -newkey rsa:2048 -nodes -days 1 "
+		 "-subj /CN=127.0.0.1 -keyout %s -out %s 2>&1",
+		 key, cert);
+	assert_int_equal(run(cmd, out, sizeof(out)), 0);
+	start_gw(args);
+	assert_int_equal(gwt_log_count(&gw, "TLS (wss:// and https://)"), 1);
+	/* https:// */
+	snprintf(cmd, sizeof(cmd),
+		 "printf 'GET /healthz HTTP/1.1\\r\\nHost: x\\r\\n"
+		 "Connection: close\\r\\n\\r\\n' | timeout 20 openssl "
+		 "s_client -quiet -connect 127.0.0.1:%u 2>/dev/null",
+		 gw.port);
+	run(cmd, out, sizeof(out));
+	assert_non_null(strstr(out, "HTTP/1.1 200"));
+	/* Plain HTTP on the TLS port gets no answer. */
+	assert_int_not_equal(ws_http_get(gw.port, "/healthz", NULL, 0, 2000),
+			     200);
+	/* A whole call over wss:// with the mock client. */
+	snprintf(cmd, sizeof(cmd),
+		 "timeout 30 %s --tone 440 --duration 1 "
+		 "wss://127.0.0.1:%u/rooms/tls 2>&1",
+		 bin ? bin : "build/chorus-client", gw.port);
+	assert_int_equal(run(cmd, out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "sent 50 frames"));
+	assert_null(strstr(out, "received 0,"));
+	assert_non_null(strstr(out, "closed by server: 1000"));
+	assert_int_equal(gwt_log_count2(&gw, "join room=tls", "created"), 1);
+	stop_gw();
+	unlink(cert);
+	unlink(key);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -431,6 +492,7 @@ int main(void)
 	    cmocka_unit_test(signed_stream_creates_under_authenticated),
 	    cmocka_unit_test(closed_policy_creates_nothing_even_with_a_token),
 	    cmocka_unit_test(explicit_open_policy_overrides_the_secret_default),
+	    cmocka_unit_test(call_and_healthz_over_tls),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
