@@ -119,6 +119,12 @@ static const opt_t opts[] = {
 
 #define N_OPTS (sizeof(opts) / sizeof(*opts))
 
+/* A setting whose value never goes into a message. */
+static bool secret(const opt_t *o)
+{
+	return o->off == OFF(twilio_auth_token) || o->off == OFF(join_secret);
+}
+
 void gw_config_default(gw_config_t *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -239,7 +245,8 @@ int gw_config_from_env(gw_config_t *c, char *err)
 			continue;
 		if (set_opt(c, &opts[i], v) < 0) {
 			snprintf(err, GW_ERR_LEN, "bad value for %s: '%s'",
-				 opts[i].env, v);
+				 opts[i].env,
+				 secret(&opts[i]) ? "(hidden)" : v);
 			return -EINVAL;
 		}
 	}
@@ -354,7 +361,7 @@ int gw_config_from_args(gw_config_t *c, int argc, char **argv, char *err)
 			if (set_opt(c, o, optarg) < 0) {
 				snprintf(err, GW_ERR_LEN,
 					 "bad value for --%s: '%s'", o->flag,
-					 optarg);
+					 secret(o) ? "(hidden)" : optarg);
 				return -EINVAL;
 			}
 			continue;

@@ -260,6 +260,20 @@ static void tls_needs_both_files_and_public_url_a_ws_scheme(void **state)
 	assert_int_equal(gw_config_validate(&c, err), 0);
 }
 
+static void secret_too_long_is_refused_without_echoing_it(void **state)
+{
+	char big[300], err[GW_ERR_LEN];
+	char *args[] = {"gw", "--join-secret", big, NULL};
+	gw_config_t c;
+
+	memset(big, 'Q', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	gw_config_default(&c);
+	assert_int_equal(gw_config_from_args(&c, 3, args, err), -EINVAL);
+	assert_non_null(strstr(err, "--join-secret"));
+	assert_null(strstr(err, "QQQQ"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -276,6 +290,7 @@ int main(void)
 	    cmocka_unit_test(
 		room_policy_defaults_to_authenticated_only_with_a_secret),
 	    cmocka_unit_test(tls_needs_both_files_and_public_url_a_ws_scheme),
+	    cmocka_unit_test(secret_too_long_is_refused_without_echoing_it),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
