@@ -483,9 +483,8 @@ static int check_upgrade_signature(struct lws *wsi)
  */
 static int on_filter(gw_conn_t *c, struct lws *wsi)
 {
-	char path[256];
-
 	const gw_config_t *cfg = ((gw_calls_t *)gw__worker_of(wsi)->data)->cfg;
+	char path[256];
 
 	memset(c, 0, sizeof(*c));
 	if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) < 0 ||
