@@ -32,6 +32,14 @@ typedef struct gw_room_conf {
 	mix_settings_t mix;
 } gw_room_conf_t;
 
+/* Who may create a room by joining it (--room-policy). */
+typedef enum gw_room_policy {
+	GW_POLICY_DEFAULT = 0, /* authenticated if a secret is set, else open */
+	GW_POLICY_OPEN,	       /* anyone */
+	GW_POLICY_AUTHENTICATED, /* a signed stream or a valid join token */
+	GW_POLICY_CLOSED,	 /* only the config file (or the API) */
+} gw_room_policy_t;
+
 typedef struct gw_config {
 	unsigned port;		   /* 8080 */
 	char bind[64];		   /* "0.0.0.0" */
@@ -47,8 +55,14 @@ typedef struct gw_config {
 	unsigned bad_frames_max;   /* 50 bad media frames in a row */
 	unsigned out_queue;	   /* 4 frames queued per listener */
 	unsigned sndbuf;	   /* SO_SNDBUF of calls; 65536, 0 = kernel's */
-	unsigned batch_us;     /* 1000: a busy worker's pause between polls */
-	char admin_token[256]; /* "" = the admin API answers loopback only */
+	unsigned batch_us; /* 1000: a busy worker's pause between polls */
+	char admin_token[256];	      /* "" = the admin API answers loopback only */
+	char twilio_auth_token[128];  /* "" = stream signatures not checked */
+	char public_url[256];	      /* "" = wss:// + the Host header */
+	char join_secret[256];	      /* "" = join tokens not accepted */
+	gw_room_policy_t room_policy; /* as set; see gw_config_policy() */
+	char tls_cert[512];	      /* "" = plain ws:// and http:// */
+	char tls_key[512];
 	mix_settings_t mix;    /* the mixer's defaults */
 	gw_room_conf_t *rooms; /* from the config file; owned */
 	unsigned n_rooms;
@@ -91,6 +105,14 @@ int gw_config_mixer_json(struct json_t *jm, mix_settings_t *m, const char *room,
 
 /* Checks the combination of settings. Returns 0 or -EINVAL with err. */
 int gw_config_validate(const gw_config_t *c, char *err);
+
+/*
+ * The room policy in force: closed with --no-auto-create, else the one set,
+ * else authenticated when a Twilio auth token or a join secret is set, else
+ * open.
+ */
+gw_room_policy_t gw_config_policy(const gw_config_t *c);
+const char *gw_room_policy_name(gw_room_policy_t p);
 
 void gw_config_usage(FILE *f);
 /* Frees what c owns (the rooms); c itself is the caller's. */

@@ -13,6 +13,7 @@
 
 #include "codec/g711.h"
 #include "common/clock.h"
+#include "gateway/auth.h"
 #include "gateway/log.h"
 #include "gateway/media_parse.h"
 #include "gateway/names.h"
@@ -37,6 +38,7 @@ struct gw_conn {
 	gw_conn_t *prev, *next; /* the worker's calls */
 	conn_state_t state;
 	bool counted;			 /* in calls->total */
+	bool signed_stream;		 /* a valid X-Twilio-Signature */
 	char room[GW_ROOM_NAME_MAX + 1]; /* from the path, else "" */
 	char peer[48];
 	uint64_t connected_ns;
@@ -117,6 +119,49 @@ static void printable(char *s)
 	}
 }
 
+/*
+ * Who the call is (a signed stream, a join token) and so how it may enter:
+ * returns the registry's GW_JOIN_* flags, or -EACCES with the close reason
+ * in c->end (end_call() then overwrites it). A token is checked only when
+ * a join secret is set; without one it is ignored like any other parameter.
+ */
+static int admission(gw_conn_t *c, const gw_start_t *st, const char *room)
+{
+	const gw_config_t *cfg = cfg_of(c);
+	gw_room_policy_t policy = gw_config_policy(cfg);
+	bool token_ok = false;
+	unsigned flags = 0;
+
+	if (st->token && cfg->join_secret[0]) {
+		gw_token_claims_t cl;
+		char why[64];
+
+		if (gw_token_verify(cfg->join_secret, st->token, room,
+				    time(NULL), &cl, why, sizeof(why)) < 0) {
+			snprintf(c->end, sizeof(c->end), "invalid token: %s",
+				 why);
+			return -EACCES;
+		}
+		token_ok = true;
+		printable(cl.identity);
+		gw_info("token accepted room=%s role=%s identity=%s "
+			"streamSid=%s peer=%s",
+			room, cl.role, cl.identity, c->start.stream_sid,
+			c->peer);
+	}
+	if (cfg->twilio_auth_token[0] && !c->signed_stream && !token_ok) {
+		snprintf(c->end, sizeof(c->end),
+			 "stream not signed: a join token is required");
+		return -EACCES;
+	}
+	if (policy == GW_POLICY_OPEN || (policy == GW_POLICY_AUTHENTICATED &&
+					 (c->signed_stream || token_ok)))
+		flags |= GW_JOIN_MAY_CREATE;
+	if (token_ok)
+		flags |= GW_JOIN_TRUSTED;
+	return (int)flags;
+}
+
 /* What the admin API shows of the call (room.h). */
 static void set_info(gw_conn_t *c, const gw_msg_t *msg)
 {
@@ -139,6 +184,7 @@ static int on_start(gw_conn_t *c, const gw_msg_t *msg)
 	int r;
 
 	c->start = *st;
+	c->start.token = NULL; /* borrowed from the message: not kept */
 	/* The Sids go on as the platform sent them (sid_json); the copies
 	 * kept for log lines must not be able to forge lines. */
 	printable(c->start.stream_sid);
@@ -163,10 +209,13 @@ static int on_start(gw_conn_t *c, const gw_msg_t *msg)
 				 st->stream_sid) < 0)
 		return end_call(c, GW_CLOSE_INVALID,
 				"streamSid is not valid UTF-8");
+	r = admission(c, st, room);
+	if (r < 0)
+		return end_call(c, GW_CLOSE_BAD_PASSWORD, "%s", c->end);
 	set_info(c, msg);
-	r = gw_registry_join(calls->reg, room,
-			     st->has_password ? st->password : NULL, &c->out,
-			     &c->info, &c->m);
+	r = gw_registry_admit(calls->reg, room,
+			      st->has_password ? st->password : NULL,
+			      (unsigned)r, &c->out, &c->info, &c->m);
 	switch (r) {
 	case 0:
 		break;
@@ -400,18 +449,72 @@ static int on_receive(gw_conn_t *c, const void *in, size_t len)
 /* --- life cycle -------------------------------------------------------- */
 
 /*
+ * The stream's X-Twilio-Signature: 1 valid, 0 absent, -1 wrong (or the URL
+ * could not be rebuilt). Only meaningful with a Twilio auth token set.
+ */
+static int stream_signature(struct lws *wsi, const gw_config_t *cfg)
+{
+	static const char name[] = "x-twilio-signature:";
+	char sig[GW_SIGNATURE_SIZE + 1], host[256], path[512], url[1024];
+	int n = lws_hdr_custom_length(wsi, name, sizeof(name) - 1);
+
+	if (n < 0)
+		return 0;
+	if (n >= (int)sizeof(sig) ||
+	    lws_hdr_custom_copy(wsi, sig, sizeof(sig), name, sizeof(name) - 1) <
+		0 ||
+	    lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST) < 0 ||
+	    lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) < 0 ||
+	    gw_twilio_url(url, sizeof(url), cfg->public_url, host, path) < 0)
+		return -1;
+	return gw_twilio_signature_valid(cfg->twilio_auth_token, url, sig) ? 1
+									   : -1;
+}
+
+/*
+ * Before the upgrade is accepted, with HTTP still spoken: with a Twilio auth
+ * token set, a wrong signature, or a missing one when no join secret could
+ * let the call in instead, is answered 403. Returns 0 to go on, 1 when it
+ * answered (lws then ends the request).
+ */
+static int check_upgrade_signature(struct lws *wsi)
+{
+	const gw_config_t *cfg = ((gw_calls_t *)gw__worker_of(wsi)->data)->cfg;
+	char peer[48];
+	int r;
+
+	if (!cfg->twilio_auth_token[0])
+		return 0;
+	r = stream_signature(wsi, cfg);
+	if (r > 0 || (r == 0 && cfg->join_secret[0]))
+		return 0;
+	lws_get_peer_simple(wsi, peer, sizeof(peer));
+	gw_info("refuse http=403 reason=\"%s X-Twilio-Signature\" peer=%s",
+		r < 0 ? "invalid" : "missing", peer);
+	if (lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN,
+				   r < 0 ? "invalid X-Twilio-Signature"
+					 : "missing X-Twilio-Signature"))
+		return -1;
+	return 1;
+}
+
+/*
  * Before the upgrade: only / and /rooms/<room> become calls (lws answers
  * anything else with 403). The room is kept for on_established(): lws has
  * allocated the call's data by now.
  */
 static int on_filter(gw_conn_t *c, struct lws *wsi)
 {
+	const gw_config_t *cfg = ((gw_calls_t *)gw__worker_of(wsi)->data)->cfg;
 	char path[256];
 
 	memset(c, 0, sizeof(*c));
 	if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) < 0 ||
 	    gw_room_from_path(path, c->room) < 0)
 		return 1;
+	/* check_upgrade_signature() let through only valid or absent ones. */
+	c->signed_stream =
+	    cfg->twilio_auth_token[0] && stream_signature(wsi, cfg) > 0;
 	return 0;
 }
 
@@ -533,6 +636,8 @@ int gw__conn_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	gw_conn_t *c = user;
 
 	switch (reason) {
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		return check_upgrade_signature(wsi);
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		return on_filter(c, wsi);
 	case LWS_CALLBACK_ESTABLISHED:

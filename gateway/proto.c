@@ -92,6 +92,7 @@ static int parse_start(json_t *root, gw_start_t *s, char *why, size_t why_len)
 		return WHY("start.customParameters is not an object");
 	if (params) {
 		json_t *room = json_object_get(params, "room");
+		json_t *token = json_object_get(params, "token");
 
 		r = opt_str(params, "password", s->password,
 			    sizeof(s->password));
@@ -102,6 +103,9 @@ static int parse_start(json_t *root, gw_start_t *s, char *why, size_t why_len)
 		s->has_password = r > 0;
 		if (room && !json_is_string(room))
 			return WHY("customParameters.room is not a string");
+		if (token && !json_is_string(token))
+			return WHY("customParameters.token is not a string");
+		s->token = token ? json_string_value(token) : NULL;
 		if (room) {
 			s->has_room = true;
 			s->room_valid = gw_room_name_valid(

@@ -56,6 +56,9 @@ typedef struct gw_start {
 	bool room_valid;		  /* and it is a valid name */
 	char password[GW_PASSWORD_MAX + 1];
 	bool has_password;
+	/* customParameters.token, borrowed from the message (valid until
+	 * gw_msg_release()); NULL if absent. Not checked here (auth.h). */
+	const char *token;
 } gw_start_t;
 
 /* One parsed message. Spans in media point into root, which the message

@@ -121,13 +121,13 @@ static gw_room_t *find(gw_registry_t *r, const char *name)
 
 /* Registry lock held. */
 static int admit(gw_registry_t *r, const char *name, const char *password,
-		 const gw_call_info_t *info, gw_member_t *m)
+		 unsigned flags, const gw_call_info_t *info, gw_member_t *m)
 {
 	gw_room_t *room = find(r, name);
 	unsigned seat;
 
 	if (!room) {
-		if (!r->auto_create)
+		if (!(flags & GW_JOIN_MAY_CREATE))
 			return -ENOENT;
 		if (r->n_rooms >= r->max_rooms)
 			return -EMLINK;
@@ -139,7 +139,7 @@ static int admit(gw_registry_t *r, const char *name, const char *password,
 		r->rooms = room;
 		r->n_rooms++;
 		m->created = true;
-	} else if (room->password[0] &&
+	} else if (room->password[0] && !(flags & GW_JOIN_TRUSTED) &&
 		   !gw_password_equal(room->password,
 				      password ? password : "")) {
 		return -EACCES;
@@ -168,11 +168,20 @@ static int admit(gw_registry_t *r, const char *name, const char *password,
 int gw_registry_join(gw_registry_t *r, const char *name, const char *password,
 		     void *user, const gw_call_info_t *info, gw_member_t *m)
 {
+	return gw_registry_admit(r, name, password,
+				 r->auto_create ? GW_JOIN_MAY_CREATE : 0, user,
+				 info, m);
+}
+
+int gw_registry_admit(gw_registry_t *r, const char *name, const char *password,
+		      unsigned flags, void *user, const gw_call_info_t *info,
+		      gw_member_t *m)
+{
 	int ret;
 
 	memset(m, 0, sizeof(*m));
 	pthread_mutex_lock(&r->lock);
-	ret = admit(r, name, password, info, m);
+	ret = admit(r, name, password, flags, info, m);
 	if (ret == 0) {
 		/* Mixer control calls never overlap the room's tick. */
 		pthread_mutex_lock(&m->room->lock);

@@ -86,6 +86,19 @@ gw_registry_t *gw_registry_new(const gw_config_t *c);
 /* Frees every room. Call after the workers have stopped. */
 void gw_registry_free(gw_registry_t *r);
 
+/* How a call may enter (gw_registry_admit()). */
+#define GW_JOIN_MAY_CREATE 0x1u /* create the room if it does not exist */
+#define GW_JOIN_TRUSTED	   0x2u /* a valid join token: no password asked */
+
+/*
+ * Admits a call as gw_registry_join() does, with flags (GW_JOIN_*) instead
+ * of the server's auto-creation setting deciding whether a missing room is
+ * created and whether the room's password is asked.
+ */
+int gw_registry_admit(gw_registry_t *r, const char *name, const char *password,
+		      unsigned flags, void *user, const gw_call_info_t *info,
+		      gw_member_t *m);
+
 /*
  * Admits a call with user (the mixer's user pointer) to room name, given
  * password (NULL when the call gave none). info (which must stay valid

@@ -272,8 +272,9 @@ int gw_server_start(gw_server_t *s)
 		if (r < 0)
 			return r;
 	}
-	gw_info("listening on %s:%u with %u workers (libuv event loop)",
-		s->cfg->bind, s->cfg->port, s->n_shards);
+	gw_info("listening on %s:%u with %u workers (libuv event loop)%s",
+		s->cfg->bind, s->cfg->port, s->n_shards,
+		s->cfg->tls_cert[0] ? ", TLS (wss:// and https://)" : "");
 	return 0;
 }
 

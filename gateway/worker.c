@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/ssl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -190,6 +191,8 @@ static void context_end(gw_worker_t *w)
 	if (uv_loop_close(&w->loop))
 		gw_warn("event loop not closed cleanly");
 	w->ctx = NULL;
+	SSL_CTX_free(w->tls_client_ctx);
+	w->tls_client_ctx = NULL;
 }
 
 static int context_new(gw_worker_t *w)
@@ -206,6 +209,21 @@ static int context_new(gw_worker_t *w)
 		       LWS_SERVER_OPTION_DISABLE_IPV6;
 	info.user = w;
 	info.pcontext = &w->ctx;
+	if (w->cfg->tls_cert[0]) {
+		/* The default vhost gets the certificate; the sockets we adopt
+		 * (lws_adopt_socket_vhost() allows TLS) then speak TLS: wss://
+		 * and https:// on the one port. */
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		info.ssl_cert_filepath = w->cfg->tls_cert;
+		info.ssl_private_key_filepath = w->cfg->tls_key;
+		/* Else lws 4.1 makes a client context loading every system CA
+		 * that it never frees (LeakSanitizer, at exit); the gateway
+		 * makes no client connections, so an empty one will do. */
+		w->tls_client_ctx = SSL_CTX_new(TLS_client_method());
+		if (!w->tls_client_ctx)
+			return -ENOMEM;
+		info.provided_client_ssl_ctx = w->tls_client_ctx;
+	}
 	/* No fd_limit_per_thread: below the open-file limit it makes lws find
 	 * a connection by a linear scan of its fd table on every event (4.1
 	 * wsi_from_fd()); at the limit (fds_fit()) the fd indexes it. */
@@ -221,6 +239,10 @@ static int context_new(gw_worker_t *w)
 			       w->id);
 		else if (w->listen_fd >= 0)
 			gw_err("worker %u: cannot start", w->id);
+		else if (w->cfg->tls_cert[0])
+			gw_err("worker %u: cannot start: is --tls-cert %s with "
+			       "--tls-key a readable PEM pair?",
+			       w->id, w->cfg->tls_cert);
 		if (w->listen_fd >= 0)
 			close(w->listen_fd);
 		w->listen_fd = -1;

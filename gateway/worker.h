@@ -59,6 +59,7 @@ typedef struct gw_worker {
 	uv_loop_t loop; /* ours, given to lws as a foreign loop */
 	struct lws_context *ctx;
 	struct lws_vhost *vh;
+	void *tls_client_ctx; /* SSL_CTX * given to lws with TLS (worker.c) */
 	int listen_fd;
 	uv_poll_t listen_poll;
 	bool listening;

@@ -119,6 +119,12 @@ static int fill(ws_client_t *c, uint64_t deadline)
 
 int ws_connect(ws_client_t *c, uint16_t port, const char *path, int timeout_ms)
 {
+	return ws_connect_hdr(c, port, path, NULL, timeout_ms);
+}
+
+int ws_connect_hdr(ws_client_t *c, uint16_t port, const char *path,
+		   const char *headers, int timeout_ms)
+{
 	uint64_t deadline =
 	    chorus_now_ns() + (uint64_t)timeout_ms * CHORUS_NS_PER_MS;
 	char req[1024];
@@ -134,15 +140,15 @@ int ws_connect(ws_client_t *c, uint16_t port, const char *path, int timeout_ms)
 		     "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n"
 		     "Upgrade: websocket\r\nConnection: Upgrade\r\n"
 		     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-		     "Sec-WebSocket-Version: 13\r\n\r\n",
-		     path, port);
+		     "Sec-WebSocket-Version: 13\r\n%s\r\n",
+		     path, port, headers ? headers : "");
 	r = write_all(c->fd, req, (size_t)n);
 	while (!r) {
 		if (c->rlen >= 4 &&
 		    (end = memmem(c->rbuf, c->rlen, "\r\n\r\n", 4))) {
 			size_t hl = (size_t)(end - (char *)c->rbuf) + 4;
 
-			if (sscanf((char *)c->rbuf, "HTTP/1.1 %d",
+			if (sscanf((char *)c->rbuf, "HTTP/1.%*d %d",
 				   &c->http_status) != 1)
 				c->http_status = 0;
 			memmove(c->rbuf, c->rbuf + hl, c->rlen - hl);
@@ -384,7 +390,7 @@ int ws_http_request(uint16_t port, const char *method, const char *path,
 	/* Read to EOF (Connection: close) or deadline. */
 	while (!r)
 		r = fill(&c, deadline);
-	if (c.rlen && sscanf((char *)c.rbuf, "HTTP/1.1 %d", &status) == 1) {
+	if (c.rlen && sscanf((char *)c.rbuf, "HTTP/1.%*d %d", &status) == 1) {
 		if (body && cap) {
 			size_t bl = 0;
 

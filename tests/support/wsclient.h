@@ -40,6 +40,9 @@ extern int ws_client_rcvbuf;
  * errno (-ETIMEDOUT after timeout_ms).
  */
 int ws_connect(ws_client_t *c, uint16_t port, const char *path, int timeout_ms);
+/* The same, with more request headers: lines each ending in "\r\n". */
+int ws_connect_hdr(ws_client_t *c, uint16_t port, const char *path,
+		   const char *headers, int timeout_ms);
 
 /* Sends one frame, masked as a client must. fin false starts/continues a
  * fragmented message. Returns 0 or a negative errno. */
