@@ -55,8 +55,8 @@ typedef struct gw_config {
 	unsigned bad_frames_max;   /* 50 bad media frames in a row */
 	unsigned out_queue;	   /* 4 frames queued per listener */
 	unsigned sndbuf;	   /* SO_SNDBUF of calls; 65536, 0 = kernel's */
-	unsigned batch_us; /* 1000: a busy worker's pause between polls */
-	char admin_token[256];	      /* "" = the admin API answers loopback only */
+	unsigned batch_us;     /* 1000: a busy worker's pause between polls */
+	char admin_token[256]; /* "" = the admin API answers loopback only */
 	char twilio_auth_token[128];  /* "" = stream signatures not checked */
 	char public_url[256];	      /* "" = wss:// + the Host header */
 	char join_secret[256];	      /* "" = join tokens not accepted */
