@@ -124,6 +124,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 		if (ss)
 			ss->kind = SESSION_HTTP;
 		break;
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		/* The last moment an upgrade can get an HTTP answer (403):
+		 * before any session kind is known. */
+		return gw__conn_callback(wsi, reason, NULL, in, len);
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		if (ss)
 			ss->kind = SESSION_CALL;
