@@ -32,6 +32,8 @@ typedef struct clock {
 struct gw_clocks {
 	gw_clock_idle_fn idle;
 	void *data;
+	gw_clock_talk_fn talk;
+	void *talk_data;
 	const atomic_int *stopping;
 	unsigned n;
 	worker_clock_t clocks[];
@@ -64,6 +66,12 @@ void gw__clocks_bind(gw_clocks_t *cs, unsigned i, gw_worker_t *w,
 	cs->clocks[i].w = w;
 	cs->clocks[i].out = out;
 	cs->clocks[i].n = n;
+}
+
+void gw__clocks_on_talk(gw_clocks_t *cs, gw_clock_talk_fn talk, void *data)
+{
+	cs->talk = talk;
+	cs->talk_data = data;
 }
 
 void gw__clocks_free(gw_clocks_t *cs)
@@ -107,6 +115,13 @@ static bool room_tick(worker_clock_t *c, gw_tick_t *t, uint64_t now)
 				continue;
 			o = &mt.mixes[l->mix];
 			gw__outq_deliver(c->out, q, o->b64, o->b64_len);
+		}
+		for (unsigned i = 0; c->all->talk && i < mt.n_events; i++) {
+			void *user = mix_participant_user(mt.events[i].p);
+
+			if (user)
+				c->all->talk(c->all->talk_data, user,
+					     mt.events[i].talking);
 		}
 	}
 	pthread_mutex_unlock(t->lock);

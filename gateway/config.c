@@ -75,6 +75,11 @@ static const opt_t opts[] = {
     {"batch-us", "CHORUS_BATCH_US", OPT_UINT, OFF(batch_us), 0, 0, 5000, "US",
      "a worker gathers events this long between polls, at most, so one "
      "wake-up serves many calls (0 = wake for each)"},
+    {"admin-token", "CHORUS_ADMIN_TOKEN", OPT_STR, OFF(admin_token), 128, 0, 0,
+     "TOKEN",
+     "bearer token for /api/ and /metrics (none: loopback clients only)"},
+    {"metrics-public", "CHORUS_METRICS_PUBLIC", OPT_BOOL, OFF(metrics_public),
+     0, 0, 0, NULL, "serve /metrics to anyone, without the admin token"},
     {"window-ms", "CHORUS_WINDOW_MS", OPT_UINT, OFF(mix.window_ms), 0, 0, 10000,
      "MS", "mixer alignment window"},
     {"jitter-target-ms", "CHORUS_JITTER_TARGET_MS", OPT_UINT,

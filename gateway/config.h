@@ -46,6 +46,8 @@ typedef struct gw_config {
 	unsigned out_queue;	   /* 4 frames queued per listener */
 	unsigned sndbuf;	   /* SO_SNDBUF of calls; 65536, 0 = kernel's */
 	unsigned batch_us;     /* 1000: a busy worker's pause between polls */
+	char admin_token[128]; /* "" = admin endpoints answer loopback only */
+	bool metrics_public;   /* /metrics needs no token */
 	mix_settings_t mix;    /* the mixer's defaults */
 	gw_room_conf_t *rooms; /* from the config file; owned */
 	unsigned n_rooms;

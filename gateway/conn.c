@@ -5,6 +5,7 @@
 #include "gateway/conn.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,7 @@ struct gw_conn {
 	int close_code; /* close from the timer (shutdown) */
 	char close_reason[124];
 	char end[140]; /* why it ended, for the leave line */
+	int end_code;  /* and its close code, for participant.left */
 
 	/* For the leave line. */
 	uint64_t frames_in, bad, bad_run, other_track, dtmf, marks;
@@ -86,6 +88,7 @@ end_call(gw_conn_t *c, int code, const char *fmt, ...)
 	if (n >= (int)sizeof(reason))
 		n = sizeof(reason) - 1;
 	snprintf(c->end, sizeof(c->end), "%d %s", code, reason);
+	c->end_code = code;
 	if (c->state == CONN_WAIT_START) {
 		gw__count(&c->calls->n->refused, 1);
 		gw_info("refuse code=%d reason=\"%s\" room=%s streamSid=%s "
@@ -112,7 +115,14 @@ static void printable(char *s)
 	}
 }
 
-static int on_start(gw_conn_t *c, const gw_start_t *st)
+/* The start message's customParameters (borrowed from root), or NULL. */
+static const json_t *custom_params(const void *root)
+{
+	return json_object_get(json_object_get(root, "start"),
+			       "customParameters");
+}
+
+static int on_start(gw_conn_t *c, const gw_start_t *st, const void *root)
 {
 	const char *room = c->room;
 	gw_calls_t *calls = c->calls;
@@ -171,6 +181,10 @@ static int on_start(gw_conn_t *c, const gw_start_t *st)
 	gw_info("join room=%s seat=%u streamSid=%s callSid=%s peer=%s%s", room,
 		c->m.seat, st->stream_sid, st->call_sid, c->peer,
 		c->m.created ? " (room created)" : "");
+	if (c->m.created)
+		gw_events_room(calls->events, "room.created", room);
+	gw_events_joined(calls->events, room, c->m.seat, c->start.call_sid,
+			 c->start.stream_sid, custom_params(root));
 	if (c->m.start_timer)
 		gw__clock_start(calls->clocks, calls->worker, &c->m.room->tick);
 	return 0;
@@ -266,6 +280,9 @@ static int on_message_joined(gw_conn_t *c, const char *buf, size_t len)
 		pthread_mutex_unlock(&c->m.room->lock);
 		gw_info("dtmf room=%s seat=%u digit=%c", c->m.room->name,
 			c->m.seat, msg.digit);
+		gw_events_dtmf(c->calls->events, c->m.room->name, c->m.seat,
+			       c->start.call_sid, c->start.stream_sid,
+			       msg.digit);
 		break;
 	case GW_EV_MARK:
 		c->marks++;
@@ -302,7 +319,7 @@ static int on_message_waiting(gw_conn_t *c, const char *buf, size_t len)
 	case GW_EV_DTMF:
 		break;
 	case GW_EV_START:
-		r = on_start(c, &msg.start);
+		r = on_start(c, &msg.start, msg.root);
 		break;
 	case GW_EV_MEDIA:
 		r = end_call(c, GW_CLOSE_INVALID, "media before start");
@@ -419,6 +436,24 @@ static int on_established(gw_conn_t *c, struct lws *wsi)
 	return 0;
 }
 
+/* participant.left: the code the call was closed with (the peer's, or 1006
+ * when the connection just ended) and the reason without the code. */
+static void left_event(gw_conn_t *c, const char *room, unsigned seat)
+{
+	const char *reason = "connection lost";
+	int code = c->end_code ? c->end_code : 1006;
+
+	if (c->out.failed)
+		reason = "write failed";
+	else if (!strncmp(c->end, "peer closed", 11))
+		reason = "peer closed";
+	else if (c->end_code)
+		reason = strchr(c->end, ' ') + 1; /* after "<code> " */
+	gw_events_left(c->calls->events, room, seat, c->start.call_sid,
+		       c->start.stream_sid, code, reason, c->frames_in,
+		       c->out.frames_out, c->bad, c->dtmf);
+}
+
 static void on_closed(gw_conn_t *c)
 {
 	gw_calls_t *calls = c->calls;
@@ -451,6 +486,7 @@ static void on_closed(gw_conn_t *c)
 		    c->out.failed ? "write failed"
 		    : c->end[0]	  ? c->end
 				  : "connection lost");
+		left_event(c, room, seat);
 	}
 	/* No clock can deliver to this call any more. */
 	gw__outq_free(&c->out);
@@ -467,6 +503,18 @@ static void on_closed(gw_conn_t *c)
 	free(c->rx);
 	free(c->big);
 	c->calls = NULL;
+}
+
+void gw__conn_talk(gw_events_t *ev, void *user, bool talking)
+{
+	gw_conn_t *c = lws_container_of(user, gw_conn_t, out);
+
+	/* The call's room, seat and Sids are set before it joined and kept
+	 * until it leaves, which waits for the room's lock that the tick
+	 * holds. */
+	gw_events_participant(
+	    ev, talking ? "participant.talking" : "participant.silent",
+	    c->m.room->name, c->m.seat, c->start.call_sid, c->start.stream_sid);
 }
 
 void gw__conn_close_all(gw_calls_t *calls, int code, const char *reason)
@@ -513,10 +561,12 @@ int gw__conn_callback(struct lws *wsi, enum lws_callback_reasons reason,
 			c->state = CONN_CLOSING;
 			gw__outq_close(&c->out);
 		}
-		if (len >= 2 && !c->end[0])
+		if (len >= 2 && !c->end[0]) {
+			c->end_code = ((const unsigned char *)in)[0] << 8 |
+				      ((const unsigned char *)in)[1];
 			snprintf(c->end, sizeof(c->end), "peer closed %d",
-				 ((const unsigned char *)in)[0] << 8 |
-				     ((const unsigned char *)in)[1]);
+				 c->end_code);
+		}
 		return 0;
 	case LWS_CALLBACK_CLOSED:
 		on_closed(c);

@@ -27,6 +27,7 @@
 
 #include "gateway/clock.h"
 #include "gateway/config.h"
+#include "gateway/events.h"
 #include "gateway/metrics.h"
 #include "gateway/outq.h"
 #include "gateway/room.h"
@@ -45,6 +46,7 @@ typedef struct gw_calls {
 	atomic_uint
 	    *total; /* connections on every worker (--max-connections) */
 	const atomic_int *stopping; /* new calls are refused with 1001 */
+	gw_events_t *events;	    /* joins, leaves, DTMF, talking */
 
 	/* The calls' own. */
 	gw_conn_t *list;
@@ -62,5 +64,10 @@ int gw__conn_callback(struct lws *wsi, enum lws_callback_reasons reason,
 /* On the calls' worker: closes every call with code and reason (<= 123
  * bytes) from each one's lws timer, which sends the close frame. */
 void gw__conn_close_all(gw_calls_t *calls, int code, const char *reason);
+
+/* On the thread of the clock that ticks the call's room, under the room's
+ * lock, for a talk event of the tick (mixer.h): emits participant.talking
+ * or participant.silent. user is the mixer participant's user pointer. */
+void gw__conn_talk(gw_events_t *ev, void *user, bool talking);
 
 #endif /* CHORUS_GW_CONN_H */

@@ -3,7 +3,10 @@
  */
 #include "gateway/http.h"
 
+#include <errno.h>
 #include <string.h>
+
+#include "gateway/access.h"
 
 /* The exposition of every metric in GW_METRICS fits with room to spare. */
 #define BODY_MAX 8192
@@ -30,12 +33,25 @@ static int reply(struct lws *wsi, unsigned status, const char *type,
 int gw__http_serve(struct lws *wsi, const char *uri, const gw_http_t *h)
 {
 	static const char ok[] = "ok\n", missing[] = "not found\n";
+	static const char unauth[] = "admin token required\n",
+			  forbidden[] = "loopback only: no admin token is "
+					"configured\n";
 	char body[BODY_MAX];
 	gw_metrics_t m;
 
 	if (!strcmp(uri, "/healthz"))
 		return reply(wsi, HTTP_STATUS_OK, CT_TEXT, ok, sizeof(ok) - 1);
 	if (!strcmp(uri, "/metrics")) {
+		int r = h->cfg->metrics_public
+			    ? 0
+			    : gw_access_admin(wsi, h->cfg, false);
+
+		if (r == -EACCES)
+			return reply(wsi, HTTP_STATUS_UNAUTHORIZED, CT_TEXT,
+				     unauth, sizeof(unauth) - 1);
+		if (r < 0)
+			return reply(wsi, HTTP_STATUS_FORBIDDEN, CT_TEXT,
+				     forbidden, sizeof(forbidden) - 1);
 		memset(&m, 0, sizeof(m));
 		h->metrics(h->data, &m);
 		return reply(wsi, HTTP_STATUS_OK, CT_METRICS, body,

@@ -5,8 +5,9 @@
  * lws hands a request that is not a WebSocket upgrade to the protocol
  * callback as LWS_CALLBACK_HTTP; gw__http_serve() answers it whole, in that
  * callback. /healthz answers 200 "ok" while the worker runs; /metrics the
- * Prometheus text exposition of the gateway's counters (metrics.h); any
- * other path 404.
+ * Prometheus text exposition of the gateway's counters (metrics.h), to
+ * whom access.h allows unless --metrics-public (401 without the admin
+ * token, 403 off loopback with none configured); any other path 404.
  *
  * Threads: on the worker that serves the request. The metrics callback is
  * called there too and must be safe on any worker.
@@ -17,9 +18,11 @@
 #include <libwebsockets.h>
 #include <stddef.h>
 
+#include "gateway/config.h"
 #include "gateway/metrics.h"
 
 typedef struct gw_http {
+	const gw_config_t *cfg; /* the admin token, --metrics-public */
 	/* Fills in every metric's current value. */
 	void (*metrics)(void *data, gw_metrics_t *m);
 	void *data;

@@ -51,7 +51,14 @@
 	X(capped_frames, counter,                                              \
 	  "Room frames dropped at the jitter buffer's cap.")                   \
 	X(concealed_frames, counter,                                           \
-	  "Room frames concealed because a talker's audio was missing.")
+	  "Room frames concealed because a talker's audio was missing.")       \
+	X(events_sent, counter,                                                \
+	  "Live events written to /api/events "                                \
+	  "subscribers.")                                                      \
+	X(events_slow, counter,                                                \
+	  "/api/events subscribers closed (4010) for falling behind.")         \
+	X(events_refused, counter,                                             \
+	  "/api/events upgrades refused by the access rule.")
 
 #define GW__COUNTER_FIELD_counter(name) atomic_ullong name;
 #define GW__COUNTER_FIELD_gauge(name)

@@ -7,17 +7,21 @@
 #include "gateway/server.h"
 
 #include <errno.h>
+#include <stddef.h>
+#include <string.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "common/clock.h"
 #include "gateway/clock.h"
 #include "gateway/conn.h"
+#include "gateway/events.h"
 #include "gateway/http.h"
 #include "gateway/log.h"
 #include "gateway/metrics.h"
 #include "gateway/outq.h"
 #include "gateway/room.h"
+#include "gateway/subscriber.h"
 #include "gateway/worker.h"
 
 /* How long calls have to take their 1001 when the server stops. */
@@ -27,6 +31,7 @@
 typedef struct shard {
 	gw_worker_t w; /* w.data is &calls */
 	gw_calls_t calls;
+	gw_subs_t subs; /* its /api/events subscribers */
 	gw_outq_home_t out;
 	gw_counters_t n;
 	gw_server_t *srv;
@@ -37,14 +42,31 @@ struct gw_server {
 	const gw_config_t *cfg;
 	gw_registry_t *reg;
 	gw_clocks_t *clocks;
+	gw_events_t *events;
 	gw_http_t http;
-	struct lws_protocols protocols[2];
+	struct lws_protocols protocols[3];
 	shard_t *shards;
 	gw_outq_home_t **homes; /* &shards[i].out */
 	unsigned n_shards;
 	atomic_uint n_conns;
 	atomic_int stopping;
 };
+
+/*
+ * What a WebSocket session is, chosen from its path when it upgrades, and
+ * the part that serves it. lws zeroes the per-session data, so a session is
+ * a call until its upgrade says otherwise.
+ */
+typedef enum session_kind {
+	SESSION_CALL = 0, /* a Media Streams call (conn.c) */
+	SESSION_EVENTS,	  /* an /api/events subscriber (subscriber.c) */
+} session_kind_t;
+
+/* lws's per-session data: the kind, then the part's own data. */
+typedef struct session {
+	session_kind_t kind;
+	max_align_t data[];
+} session_t;
 
 static shard_t *shard_of(struct lws *wsi)
 {
@@ -65,13 +87,44 @@ static void on_woken(shard_t *sh)
 		sh->stop_seen = true;
 		gw__conn_close_all(&sh->calls, GW_CLOSE_GOING_AWAY,
 				   "server shutting down");
+		gw__sub_close_all(&sh->subs, GW_CLOSE_GOING_AWAY,
+				  "server shutting down");
 		gw__worker_stop(&sh->w, &sh->calls.live, STOP_GRACE_MS);
 	}
+}
+
+/* The reasons whose user is a WebSocket session's data. */
+static bool session_reason(enum lws_callback_reasons reason)
+{
+	switch (reason) {
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+	case LWS_CALLBACK_ESTABLISHED:
+	case LWS_CALLBACK_RECEIVE:
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+	case LWS_CALLBACK_TIMER:
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+	case LWS_CALLBACK_CLOSED:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* At the upgrade: the session's kind, from its path. */
+static void choose_kind(session_t *ss, struct lws *wsi)
+{
+	char path[256];
+
+	ss->kind = SESSION_CALL;
+	if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) > 0 &&
+	    gw__sub_path(path))
+		ss->kind = SESSION_EVENTS;
 }
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 		    void *user, void *in, size_t len)
 {
+	session_t *ss = user;
 	shard_t *sh;
 
 	switch (reason) {
@@ -85,7 +138,20 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 			on_woken(sh);
 		return 0;
 	default:
+		break;
+	}
+	if (!ss || !session_reason(reason))
 		return gw__conn_callback(wsi, reason, user, in, len);
+	if (reason == LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION)
+		choose_kind(ss, wsi);
+	switch (ss->kind) {
+	case SESSION_EVENTS:
+		sh = shard_of(wsi);
+		return gw__sub_callback(&sh->subs, wsi, reason, ss->data, in,
+					len);
+	case SESSION_CALL:
+	default:
+		return gw__conn_callback(wsi, reason, ss->data, in, len);
 	}
 }
 
@@ -93,10 +159,24 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
  * tick takes no registry lock. */
 static bool room_idle(void *data, gw_tick_t *t)
 {
+	gw_server_t *s = data;
 	gw_room_t *room = lws_container_of(t, gw_room_t, tick);
+	char name[GW_ROOM_NAME_MAX + 1];
+	bool admin = room->admin;
 
-	return atomic_load(&room->members) == 0 &&
-	       gw_registry_clock_idle(data, room);
+	if (atomic_load(&room->members) != 0)
+		return false;
+	strcpy(name, room->name); /* the room may be freed */
+	if (!gw_registry_clock_idle(s->reg, room))
+		return false;
+	if (!admin) /* an auto-created room emptied, and is gone */
+		gw_events_room(s->events, "room.closed", name);
+	return true;
+}
+
+static void talk(void *data, void *user, bool talking)
+{
+	gw__conn_talk(data, user, talking);
 }
 
 static void metrics(void *data, gw_metrics_t *m)
@@ -131,10 +211,21 @@ static int shard_init(gw_server_t *s, unsigned i)
 	sh->calls.n = &sh->n;
 	sh->calls.total = &s->n_conns;
 	sh->calls.stopping = &s->stopping;
+	sh->calls.events = s->events;
+	sh->subs.cfg = s->cfg;
+	sh->subs.events = s->events;
+	sh->subs.n = &sh->n;
 	gw__clocks_bind(s->clocks, i, &sh->w, &sh->out, &sh->n);
 	s->homes[i] = &sh->out;
 	return gw__outq_home_init(&sh->out, &sh->w, s->homes, s->n_shards,
 				  s->cfg->out_queue, &sh->n);
+}
+
+static size_t session_size(void)
+{
+	size_t a = gw__conn_size(), b = gw__sub_size();
+
+	return sizeof(session_t) + (a > b ? a : b);
 }
 
 gw_server_t *gw_server_new(const gw_config_t *c)
@@ -153,17 +244,24 @@ gw_server_t *gw_server_new(const gw_config_t *c)
 	s->protocols[0] = (struct lws_protocols){
 	    .name = "chorus-media-streams",
 	    .callback = callback,
-	    .per_session_data_size = gw__conn_size(),
+	    .per_session_data_size = session_size(),
 	    .rx_buffer_size = 4096,
 	};
+	/* The subprotocol a browser names for /api/events (access.h): lws
+	 * accepts an upgrade only for a subprotocol it knows. */
+	s->protocols[1] = s->protocols[0];
+	s->protocols[1].name = "chorus-events";
+	s->http.cfg = c;
 	s->http.metrics = metrics;
 	s->http.data = s;
 	s->shards = calloc(n, sizeof(*s->shards));
 	s->homes = calloc(n, sizeof(*s->homes));
 	s->reg = gw_registry_new(c);
-	s->clocks = gw__clocks_new(n, room_idle, s->reg, &s->stopping);
-	if (!s->shards || !s->homes || !s->reg || !s->clocks)
+	s->events = gw_events_new();
+	s->clocks = gw__clocks_new(n, room_idle, s, &s->stopping);
+	if (!s->shards || !s->homes || !s->reg || !s->events || !s->clocks)
 		goto fail;
+	gw__clocks_on_talk(s->clocks, talk, s->events);
 	s->n_shards = n;
 	for (unsigned i = 0; i < n; i++) {
 		if (shard_init(s, i) < 0)
@@ -229,6 +327,7 @@ void gw_server_free(gw_server_t *s)
 		gw__outq_home_free(&s->shards[i].out);
 	gw__clocks_free(s->clocks);
 	gw_registry_free(s->reg);
+	gw_events_free(s->events);
 	free(s->shards);
 	free(s->homes);
 	free(s);

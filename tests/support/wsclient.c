@@ -119,9 +119,15 @@ static int fill(ws_client_t *c, uint64_t deadline)
 
 int ws_connect(ws_client_t *c, uint16_t port, const char *path, int timeout_ms)
 {
+	return ws_connect_hdr(c, port, path, NULL, timeout_ms);
+}
+
+int ws_connect_hdr(ws_client_t *c, uint16_t port, const char *path,
+		   const char *headers, int timeout_ms)
+{
 	uint64_t deadline =
 	    chorus_now_ns() + (uint64_t)timeout_ms * CHORUS_NS_PER_MS;
-	char req[1024];
+	char req[2048];
 	char *end;
 	int n, r;
 
@@ -134,14 +140,19 @@ int ws_connect(ws_client_t *c, uint16_t port, const char *path, int timeout_ms)
 		     "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n"
 		     "Upgrade: websocket\r\nConnection: Upgrade\r\n"
 		     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-		     "Sec-WebSocket-Version: 13\r\n\r\n",
-		     path, port);
+		     "Sec-WebSocket-Version: 13\r\n%s\r\n",
+		     path, port, headers ? headers : "");
 	r = write_all(c->fd, req, (size_t)n);
 	while (!r) {
 		if (c->rlen >= 4 &&
 		    (end = memmem(c->rbuf, c->rlen, "\r\n\r\n", 4))) {
 			size_t hl = (size_t)(end - (char *)c->rbuf) + 4;
+			size_t kl = hl < sizeof(c->response)
+					? hl
+					: sizeof(c->response) - 1;
 
+			memcpy(c->response, c->rbuf, kl);
+			c->response[kl] = '\0';
 			if (sscanf((char *)c->rbuf, "HTTP/1.1 %d",
 				   &c->http_status) != 1)
 				c->http_status = 0;
@@ -351,10 +362,16 @@ uint16_t ws_free_port(void)
 int ws_http_get(uint16_t port, const char *path, char *body, size_t cap,
 		int timeout_ms)
 {
+	return ws_http_get_hdr(port, path, NULL, body, cap, timeout_ms);
+}
+
+int ws_http_get_hdr(uint16_t port, const char *path, const char *headers,
+		    char *body, size_t cap, int timeout_ms)
+{
 	uint64_t deadline =
 	    chorus_now_ns() + (uint64_t)timeout_ms * CHORUS_NS_PER_MS;
 	ws_client_t c = {0};
-	char req[512];
+	char req[1536];
 	int n, r, status = 0;
 	char *end;
 
@@ -363,8 +380,8 @@ int ws_http_get(uint16_t port, const char *path, char *body, size_t cap,
 		return c.fd;
 	n = snprintf(req, sizeof(req),
 		     "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-		     "Connection: close\r\n\r\n",
-		     path);
+		     "Connection: close\r\n%s\r\n",
+		     path, headers ? headers : "");
 	r = write_all(c.fd, req, (size_t)n);
 	/* Read to EOF (Connection: close) or deadline. */
 	while (!r)
