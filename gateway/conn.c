@@ -90,7 +90,7 @@ end_call(gw_conn_t *c, int code, const char *fmt, ...)
 	snprintf(c->end, sizeof(c->end), "%d %s", code, reason);
 	c->end_code = code;
 	if (c->state == CONN_WAIT_START) {
-		gw__count(&c->calls->n->refused, 1);
+		gw__count_refused(c->calls->n, code);
 		gw_info("refuse code=%d reason=\"%s\" room=%s streamSid=%s "
 			"callSid=%s peer=%s",
 			code, reason,
@@ -178,6 +178,7 @@ static int on_start(gw_conn_t *c, const gw_start_t *st, const void *root)
 	gw__outq_open(&c->out, c->sid_json);
 	lws_set_timer_usecs(c->wsi, LWS_SET_TIMER_USEC_CANCEL);
 	gw__count(&calls->n->joined, 1);
+	calls->participants++;
 	gw_info("join room=%s seat=%u streamSid=%s callSid=%s peer=%s%s", room,
 		c->m.seat, st->stream_sid, st->call_sid, c->peer,
 		c->m.created ? " (room created)" : "");
@@ -193,10 +194,10 @@ static int on_start(gw_conn_t *c, const gw_start_t *st, const void *root)
 /* --- inbound ----------------------------------------------------------- */
 
 /* A bad frame after start: dropped and counted; a long run ends the call. */
-static int bad_frame(gw_conn_t *c, const char *why)
+static int bad_frame(gw_conn_t *c, gw_bad_frame_kind_t kind, const char *why)
 {
 	c->bad++;
-	gw__count(&c->calls->n->bad_frames, 1);
+	gw__count(&c->calls->n->bad_frames[kind], 1);
 	c->bad_run++;
 	gw_debug("bad frame streamSid=%s: %s", c->start.stream_sid, why);
 	if (c->bad_run >= cfg_of(c)->bad_frames_max)
@@ -235,7 +236,7 @@ static int on_media(gw_conn_t *c, const gw_media_t *m)
 	}
 	n = b64_decode(ulaw, cap, m->payload.p, m->payload.len);
 	if (n < 0)
-		return bad_frame(c, "payload is not base64");
+		return bad_frame(c, GW_BAD_BASE64, "payload is not base64");
 	c->frames_in++;
 	gw__count(&c->calls->n->frames_in, 1);
 	c->bad_run = 0;
@@ -266,7 +267,7 @@ static int on_message_joined(gw_conn_t *c, const char *buf, size_t len)
 	if (gw_media_parse_fast(buf, len, &fast))
 		return on_media(c, &fast);
 	if (gw_proto_parse(buf, len, &msg, why, sizeof(why)) < 0)
-		return bad_frame(c, why);
+		return bad_frame(c, GW_BAD_JSON, why);
 	switch (msg.event) {
 	case GW_EV_MEDIA:
 		r = on_media(c, &msg.media);
@@ -294,7 +295,7 @@ static int on_message_joined(gw_conn_t *c, const char *buf, size_t len)
 		break;
 	default:
 		/* connected/start again, or an event we do not know */
-		r = bad_frame(c, "unexpected event after start");
+		r = bad_frame(c, GW_BAD_EVENT, "unexpected event after start");
 		break;
 	}
 	gw_msg_release(&msg);
@@ -468,6 +469,7 @@ static void on_closed(gw_conn_t *c)
 
 		strcpy(room, c->m.room->name);
 		gw_registry_leave(calls->reg, &c->m, &st);
+		calls->participants--;
 		gw__count(&calls->n->late_frames, st.frames_late);
 		gw__count(&calls->n->capped_frames, st.frames_dropped_cap);
 		gw__count(&calls->n->concealed_frames, st.frames_concealed);

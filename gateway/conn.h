@@ -50,7 +50,8 @@ typedef struct gw_calls {
 
 	/* The calls' own. */
 	gw_conn_t *list;
-	unsigned live; /* connections not yet closed */
+	unsigned live;		  /* connections not yet closed */
+	atomic_uint participants; /* calls in a room (read by /metrics) */
 } gw_calls_t;
 
 /* The size of a call's lws per-session data (lws allocates and frees it). */

@@ -184,8 +184,25 @@ static void metrics(void *data, gw_metrics_t *m)
 	gw_server_t *s = data;
 	unsigned rooms, active;
 
-	for (unsigned i = 0; i < s->n_shards; i++)
-		gw__metrics_add(m, &s->shards[i].n);
+	gw_events_stats_t es;
+
+	for (unsigned i = 0; i < s->n_shards; i++) {
+		shard_t *sh = &s->shards[i];
+		unsigned in_rooms = atomic_load(&sh->calls.participants);
+
+		gw__metrics_add(m, &sh->n);
+		gw__metrics_worker(m, &sh->n, i);
+		m->participants += in_rooms;
+		if (i < GW_WORKERS_MAX) {
+			m->worker_participants[i] = in_rooms;
+			m->worker_rooms[i] = gw__clock_rooms(s->clocks, i);
+		}
+		m->event_subscribers += sh->subs.live;
+	}
+	gw_events_stats(s->events, &es);
+	m->events = es.emitted;
+	m->events_truncated = es.truncated;
+	m->events_lost = es.collided;
 	gw_registry_counts(s->reg, &rooms, &active);
 	m->connections = atomic_load(&s->n_conns);
 	m->rooms = rooms;

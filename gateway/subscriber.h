@@ -21,6 +21,7 @@
 #define CHORUS_GW_SUBSCRIBER_H
 
 #include <libwebsockets.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -41,7 +42,7 @@ typedef struct gw_subs {
 
 	/* The subscribers' own. */
 	gw_sub_t *list;
-	unsigned live;
+	atomic_uint live; /* read by /metrics */
 } gw_subs_t;
 
 /* True if the upgrade to path (query string excluded) is a subscription. */
