@@ -48,8 +48,10 @@ typedef struct gw_config {
 	unsigned batch_us;     /* 1000: a busy worker's pause between polls */
 	char admin_token[128]; /* "" = admin endpoints answer loopback only */
 	bool metrics_public;   /* /metrics needs no token */
-	mix_settings_t mix;    /* the mixer's defaults */
-	gw_room_conf_t *rooms; /* from the config file; owned */
+	char webhook[512];     /* "" = no webhook */
+	char webhook_secret[128]; /* "" = requests are not signed */
+	mix_settings_t mix;	  /* the mixer's defaults */
+	gw_room_conf_t *rooms;	  /* from the config file; owned */
 	unsigned n_rooms;
 } gw_config_t;
 

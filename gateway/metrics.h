@@ -75,7 +75,12 @@
 	  "Live events emitted without their optional fields (too long).")     \
 	X(events_lost, total,                                                  \
 	  "Live events lost to a slot still being written a lap earlier.")     \
-	X(event_subscribers, gauge, "Open /api/events subscribers.")
+	X(event_subscribers, gauge, "Open /api/events subscribers.")           \
+	X(webhook_delivered, total, "Live events the webhook took (2xx).")     \
+	X(webhook_failed, total,                                               \
+	  "Webhook requests that failed (each retry counts).")                 \
+	X(webhook_dropped, total,                                              \
+	  "Live events the webhook gave up on, or lost behind the bus.")
 
 /* Refusals are counted by close code: codes 1000-1015 and 4000-4099 each
  * have a slot (gw__close_slot()); a code's series appears once counted. */

@@ -22,6 +22,7 @@
 #include "gateway/outq.h"
 #include "gateway/room.h"
 #include "gateway/subscriber.h"
+#include "gateway/webhook.h"
 #include "gateway/worker.h"
 
 /* How long calls have to take their 1001 when the server stops. */
@@ -43,6 +44,7 @@ struct gw_server {
 	gw_registry_t *reg;
 	gw_clocks_t *clocks;
 	gw_events_t *events;
+	gw_webhook_t *webhook; /* NULL without --webhook */
 	gw_http_t http;
 	struct lws_protocols protocols[3];
 	shard_t *shards;
@@ -185,6 +187,7 @@ static void metrics(void *data, gw_metrics_t *m)
 	unsigned rooms, active;
 
 	gw_events_stats_t es;
+	gw_webhook_stats_t ws;
 
 	for (unsigned i = 0; i < s->n_shards; i++) {
 		shard_t *sh = &s->shards[i];
@@ -203,6 +206,10 @@ static void metrics(void *data, gw_metrics_t *m)
 	m->events = es.emitted;
 	m->events_truncated = es.truncated;
 	m->events_lost = es.collided;
+	gw_webhook_stats(s->webhook, &ws);
+	m->webhook_delivered = ws.delivered;
+	m->webhook_failed = ws.failed;
+	m->webhook_dropped = ws.dropped;
 	gw_registry_counts(s->reg, &rooms, &active);
 	m->connections = atomic_load(&s->n_conns);
 	m->rooms = rooms;
@@ -279,6 +286,9 @@ gw_server_t *gw_server_new(const gw_config_t *c)
 	if (!s->shards || !s->homes || !s->reg || !s->events || !s->clocks)
 		goto fail;
 	gw__clocks_on_talk(s->clocks, talk, s->events);
+	if (c->webhook[0] && !(s->webhook = gw_webhook_new(
+				   s->events, c->webhook, c->webhook_secret)))
+		goto fail;
 	s->n_shards = n;
 	for (unsigned i = 0; i < n; i++) {
 		if (shard_init(s, i) < 0)
@@ -300,6 +310,8 @@ int gw_server_start(gw_server_t *s)
 		if (r < 0)
 			return r;
 	}
+	if (s->webhook && gw_webhook_start(s->webhook) < 0)
+		return -EAGAIN;
 	gw_info("listening on %s:%u with %u workers (libuv event loop)",
 		s->cfg->bind, s->cfg->port, s->n_shards);
 	return 0;
@@ -333,6 +345,7 @@ int gw_server_stop(gw_server_t *s, unsigned timeout_ms)
 		return -ETIMEDOUT;
 	for (unsigned i = 0; i < s->n_shards; i++)
 		gw__worker_join(&s->shards[i].w);
+	gw_webhook_stop(s->webhook);
 	return 0;
 }
 
@@ -344,6 +357,7 @@ void gw_server_free(gw_server_t *s)
 		gw__outq_home_free(&s->shards[i].out);
 	gw__clocks_free(s->clocks);
 	gw_registry_free(s->reg);
+	gw_webhook_free(s->webhook);
 	gw_events_free(s->events);
 	free(s->shards);
 	free(s->homes);
