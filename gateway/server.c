@@ -304,14 +304,14 @@ fail:
 int gw_server_start(gw_server_t *s)
 {
 	gw__workers_prepare(s->cfg);
+	if (s->webhook && gw_webhook_start(s->webhook) < 0)
+		return -EAGAIN;
 	for (unsigned i = 0; i < s->n_shards; i++) {
 		int r = gw__worker_start(&s->shards[i].w);
 
 		if (r < 0)
 			return r;
 	}
-	if (s->webhook && gw_webhook_start(s->webhook) < 0)
-		return -EAGAIN;
 	gw_info("listening on %s:%u with %u workers (libuv event loop)",
 		s->cfg->bind, s->cfg->port, s->n_shards);
 	return 0;

@@ -63,6 +63,8 @@ gw_webhook_t *gw_webhook_new(gw_events_t *e, const char *url,
 	w->events = e;
 	w->url = url;
 	w->secret = secret;
+	/* From the first event on, even one emitted before the thread runs. */
+	w->next_seq = gw_events_head(e);
 	w->body = malloc(BODY_CAP);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK)
 		w->multi = curl_multi_init();
@@ -210,7 +212,6 @@ static void *run(void *arg)
 
 int gw_webhook_start(gw_webhook_t *w)
 {
-	w->next_seq = gw_events_head(w->events);
 	if (pthread_create(&w->th, NULL, run, w))
 		return -EAGAIN;
 	w->started = true;
