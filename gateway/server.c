@@ -112,15 +112,18 @@ static bool session_reason(enum lws_callback_reasons reason)
 	}
 }
 
-/* At the upgrade: the session's kind, from its path. */
-static void choose_kind(session_t *ss, struct lws *wsi)
+static bool is_subscription(struct lws *wsi)
 {
 	char path[256];
 
-	ss->kind = SESSION_CALL;
-	if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) > 0 &&
-	    gw__sub_path(path))
-		ss->kind = SESSION_EVENTS;
+	return lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) > 0 &&
+	       gw__sub_path(path);
+}
+
+/* At the upgrade: the session's kind, from its path. */
+static void choose_kind(session_t *ss, struct lws *wsi)
+{
+	ss->kind = is_subscription(wsi) ? SESSION_EVENTS : SESSION_CALL;
 }
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason,
@@ -134,6 +137,11 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 		sh = shard_of(wsi);
 		return gw__http_serve(wsi, in ? (const char *)in : "/",
 				      &sh->srv->http);
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		sh = shard_of(wsi);
+		if (sh && is_subscription(wsi))
+			return gw__sub_confirm(&sh->subs, wsi);
+		return 0;
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
 		sh = shard_of(wsi);
 		if (sh)

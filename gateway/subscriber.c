@@ -50,31 +50,54 @@ static void close_later(gw_sub_t *s, int code, const char *reason)
 	lws_set_timer_usecs(s->wsi, 1);
 }
 
-static int on_filter(gw_sub_t *s, gw_subs_t *subs, struct lws *wsi)
+/* The ?room= filter into room ("" for none). Returns 0 or -EINVAL. */
+static int room_filter(struct lws *wsi, char room[GW_ROOM_NAME_MAX + 1])
 {
 	char arg[GW_ROOM_NAME_MAX + 8];
-	const char *room;
-	int r;
+	/* (lws copies "room=<value>" and returns the value's start) */
+	const char *v = lws_get_urlarg_by_name(wsi, "room=", arg, sizeof(arg));
 
-	memset(s, 0, sizeof(*s));
-	r = gw_access_admin(wsi, subs->cfg, true);
+	room[0] = '\0';
+	if (!v)
+		return 0;
+	if (!gw_room_name_valid(v, strlen(v)))
+		return -EINVAL;
+	strcpy(room, v);
+	return 0;
+}
+
+int gw__sub_confirm(gw_subs_t *subs, struct lws *wsi)
+{
+	char room[GW_ROOM_NAME_MAX + 1];
+	int r = gw_access_admin(wsi, subs->cfg, true);
+
 	if (r < 0) {
 		gw__count(&subs->n->events_refused, 1);
 		gw_info("events subscriber refused: %s",
 			r == -EACCES ? "missing or wrong admin token"
 				     : "not on loopback and no admin token");
+		lws_return_http_status(wsi,
+				       r == -EACCES ? HTTP_STATUS_UNAUTHORIZED
+						    : HTTP_STATUS_FORBIDDEN,
+				       NULL);
 		return 1;
 	}
-	/* (lws copies "room=<value>" and returns the value's start) */
-	room = lws_get_urlarg_by_name(wsi, "room=", arg, sizeof(arg));
-	if (room) {
-		if (!gw_room_name_valid(room, strlen(room))) {
-			gw_info("events subscriber refused: invalid room "
-				"filter");
-			return 1;
-		}
-		strcpy(s->room, room);
+	if (room_filter(wsi, room) < 0) {
+		lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST,
+				       "invalid room filter");
+		return 1;
 	}
+	return 0;
+}
+
+/* After gw__sub_confirm() let it through: checks again (no upgrade skips
+ * the confirmation) and keeps the filter. */
+static int on_filter(gw_sub_t *s, gw_subs_t *subs, struct lws *wsi)
+{
+	memset(s, 0, sizeof(*s));
+	if (gw_access_admin(wsi, subs->cfg, true) < 0 ||
+	    room_filter(wsi, s->room) < 0)
+		return 1;
 	return 0;
 }
 

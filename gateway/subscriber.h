@@ -3,8 +3,9 @@
  * events (events.h), one JSON object per text frame, in seq order.
  *
  *   upgrade   the path is /api/events, with an optional ?room=<room>
- *             filter; access.h decides who may open it (a refused upgrade
- *             gets no 101)
+ *             filter; access.h decides who may open it: a refused upgrade
+ *             is answered 401 (no or wrong token) or 403 (not on loopback,
+ *             no token configured), an invalid filter 400
  *   open      starts at the next event; polls the bus every
  *             GW_SUB_POLL_MS from its lws timer and writes what is new
  *             when lws says the socket is writable
@@ -47,6 +48,11 @@ typedef struct gw_subs {
 
 /* True if the upgrade to path (query string excluded) is a subscription. */
 bool gw__sub_path(const char *path);
+
+/* At LWS_CALLBACK_HTTP_CONFIRM_UPGRADE of a subscription: returns 0 to let
+ * the upgrade proceed, or 1 after answering the refusal (the lws callback
+ * returns it). */
+int gw__sub_confirm(gw_subs_t *subs, struct lws *wsi);
 
 /* The size of a subscriber's lws per-session data. */
 size_t gw__sub_size(void);

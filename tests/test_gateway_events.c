@@ -233,6 +233,7 @@ static void events_need_the_admin_token_in_a_header_or_subprotocol(void **state)
 					"chorus-token.wrong\r\n",
 					T),
 			 -EPROTO);
+	assert_int_equal(c.http_status, 401);
 	ws_free(&c);
 	/* /metrics follows the same rule. */
 	assert_int_equal(ws_http_get(gw.port, "/metrics", NULL, 0, T), 401);

@@ -153,7 +153,7 @@ int ws_connect_hdr(ws_client_t *c, uint16_t port, const char *path,
 
 			memcpy(c->response, c->rbuf, kl);
 			c->response[kl] = '\0';
-			if (sscanf((char *)c->rbuf, "HTTP/1.1 %d",
+			if (sscanf((char *)c->rbuf, "HTTP/1.%*d %d",
 				   &c->http_status) != 1)
 				c->http_status = 0;
 			memmove(c->rbuf, c->rbuf + hl, c->rlen - hl);
@@ -386,7 +386,7 @@ int ws_http_get_hdr(uint16_t port, const char *path, const char *headers,
 	/* Read to EOF (Connection: close) or deadline. */
 	while (!r)
 		r = fill(&c, deadline);
-	if (c.rlen && sscanf((char *)c.rbuf, "HTTP/1.1 %d", &status) == 1) {
+	if (c.rlen && sscanf((char *)c.rbuf, "HTTP/1.%*d %d", &status) == 1) {
 		if (body && cap) {
 			size_t bl = 0;
 
