@@ -5,7 +5,10 @@
  * subprotocol list, loopback without one), and a slow subscriber closed
  * with 4010.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <jansson.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -14,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -257,6 +261,73 @@ static void metrics_public_serves_metrics_without_the_token(void **state)
 	stop_gw();
 }
 
+/* A local IPv4 address that is not loopback, or false. */
+static bool other_address(struct in_addr *out)
+{
+	struct ifaddrs *all, *i;
+	bool found = false;
+
+	if (getifaddrs(&all) < 0)
+		return false;
+	for (i = all; i && !found; i = i->ifa_next) {
+		const struct sockaddr_in *a = (const void *)i->ifa_addr;
+
+		if (a && a->sin_family == AF_INET &&
+		    (ntohl(a->sin_addr.s_addr) >> 24) != 127) {
+			*out = a->sin_addr;
+			found = true;
+		}
+	}
+	freeifaddrs(all);
+	return found;
+}
+
+/* Sends request to addr:port; returns the answer's HTTP status or -1. */
+static int status_from(struct in_addr addr, const char *request)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons(gw.port),
+				 .sin_addr = addr};
+	struct timeval tv = {T / 1000, 0};
+	int fd = socket(AF_INET, SOCK_STREAM, 0), st = -1;
+	char buf[512];
+	ssize_t n;
+
+	assert_true(fd >= 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    write(fd, request, strlen(request)) == (ssize_t)strlen(request) &&
+	    (n = read(fd, buf, sizeof(buf) - 1)) > 0) {
+		buf[n] = '\0';
+		if (sscanf(buf, "HTTP/1.%*d %d", &st) != 1)
+			st = -1;
+	}
+	close(fd);
+	return st;
+}
+
+static void off_loopback_without_a_token_is_forbidden(void **state)
+{
+	static const char *const args[] = {"--bind", "0.0.0.0", NULL};
+	struct in_addr addr;
+
+	if (!other_address(&addr))
+		skip(); /* no interface but loopback */
+	start_gw(args);
+	assert_int_equal(status_from(addr, "GET /metrics HTTP/1.1\r\n"
+					   "Host: x\r\n\r\n"),
+			 403);
+	assert_int_equal(
+	    status_from(addr, "GET /api/events HTTP/1.1\r\nHost: x\r\n"
+			      "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+			      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+			      "Sec-WebSocket-Version: 13\r\n\r\n"),
+	    403);
+	/* The same server answers loopback. */
+	assert_true(gwt_metric(gw.port, "chorus_connections") >= 0);
+	stop_gw();
+}
+
 static void a_subscriber_that_does_not_read_is_closed_with_4010(void **state)
 {
 	ws_client_t sub, call;
@@ -304,6 +375,7 @@ int main(void)
 	    cmocka_unit_test(
 		events_need_the_admin_token_in_a_header_or_subprotocol),
 	    cmocka_unit_test(metrics_public_serves_metrics_without_the_token),
+	    cmocka_unit_test(off_loopback_without_a_token_is_forbidden),
 	    cmocka_unit_test(
 		a_subscriber_that_does_not_read_is_closed_with_4010),
 	};
