@@ -57,6 +57,9 @@ typedef struct gw_config {
 	unsigned sndbuf;	   /* SO_SNDBUF of calls; 65536, 0 = kernel's */
 	unsigned batch_us;     /* 1000: a busy worker's pause between polls */
 	char admin_token[256]; /* "" = the admin API answers loopback only */
+	bool metrics_public;   /* /metrics needs no token */
+	char webhook[512];     /* "" = no webhook */
+	char webhook_secret[128];     /* "" = requests are not signed */
 	char twilio_auth_token[128];  /* "" = stream signatures not checked */
 	char public_url[256];	      /* "" = wss:// + the Host header */
 	char join_secret[256];	      /* "" = join tokens not accepted */

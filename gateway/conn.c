@@ -5,6 +5,7 @@
 #include "gateway/conn.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +58,7 @@ struct gw_conn {
 	int close_code; /* close from the timer (shutdown) */
 	char close_reason[124];
 	char end[140]; /* why it ended, for the leave line */
+	int end_code;  /* and its close code, for participant.left */
 
 	/* For the leave line. */
 	uint64_t frames_in, bad, bad_run, other_track, dtmf, marks;
@@ -93,8 +95,9 @@ end_call(gw_conn_t *c, int code, const char *fmt, ...)
 	if (n >= (int)sizeof(reason))
 		n = sizeof(reason) - 1;
 	snprintf(c->end, sizeof(c->end), "%d %s", code, reason);
+	c->end_code = code;
 	if (c->state == CONN_WAIT_START) {
-		gw__count(&c->calls->n->refused, 1);
+		gw__count_refused(c->calls->n, code);
 		gw_info("refuse code=%d reason=\"%s\" room=%s streamSid=%s "
 			"callSid=%s peer=%s",
 			code, reason,
@@ -117,6 +120,13 @@ static void printable(char *s)
 		    *s == '"')
 			*s = '?';
 	}
+}
+
+/* The start message's customParameters (borrowed from root), or NULL. */
+static const json_t *custom_params(const void *root)
+{
+	return json_object_get(json_object_get(root, "start"),
+			       "customParameters");
 }
 
 /*
@@ -240,9 +250,14 @@ static int on_start(gw_conn_t *c, const gw_msg_t *msg)
 	gw__outq_open(&c->out, c->sid_json);
 	lws_set_timer_usecs(c->wsi, LWS_SET_TIMER_USEC_CANCEL);
 	gw__count(&calls->n->joined, 1);
+	calls->participants++;
 	gw_info("join room=%s seat=%u streamSid=%s callSid=%s peer=%s%s", room,
 		c->m.seat, st->stream_sid, st->call_sid, c->peer,
 		c->m.created ? " (room created)" : "");
+	if (c->m.created)
+		gw_events_room(calls->events, "room.created", room);
+	gw_events_joined(calls->events, room, c->m.seat, c->start.call_sid,
+			 c->start.stream_sid, custom_params(msg->root));
 	if (c->m.start_timer)
 		gw__clock_start(calls->clocks, calls->worker, &c->m.room->tick);
 	return 0;
@@ -251,10 +266,10 @@ static int on_start(gw_conn_t *c, const gw_msg_t *msg)
 /* --- inbound ----------------------------------------------------------- */
 
 /* A bad frame after start: dropped and counted; a long run ends the call. */
-static int bad_frame(gw_conn_t *c, const char *why)
+static int bad_frame(gw_conn_t *c, gw_bad_frame_kind_t kind, const char *why)
 {
 	c->bad++;
-	gw__count(&c->calls->n->bad_frames, 1);
+	gw__count(&c->calls->n->bad_frames[kind], 1);
 	c->bad_run++;
 	gw_debug("bad frame streamSid=%s: %s", c->start.stream_sid, why);
 	if (c->bad_run >= cfg_of(c)->bad_frames_max)
@@ -293,7 +308,7 @@ static int on_media(gw_conn_t *c, const gw_media_t *m)
 	}
 	n = b64_decode(ulaw, cap, m->payload.p, m->payload.len);
 	if (n < 0)
-		return bad_frame(c, "payload is not base64");
+		return bad_frame(c, GW_BAD_BASE64, "payload is not base64");
 	c->frames_in++;
 	gw__count(&c->calls->n->frames_in, 1);
 	c->bad_run = 0;
@@ -324,7 +339,7 @@ static int on_message_joined(gw_conn_t *c, const char *buf, size_t len)
 	if (gw_media_parse_fast(buf, len, &fast))
 		return on_media(c, &fast);
 	if (gw_proto_parse(buf, len, &msg, why, sizeof(why)) < 0)
-		return bad_frame(c, why);
+		return bad_frame(c, GW_BAD_JSON, why);
 	switch (msg.event) {
 	case GW_EV_MEDIA:
 		r = on_media(c, &msg.media);
@@ -338,6 +353,9 @@ static int on_message_joined(gw_conn_t *c, const char *buf, size_t len)
 		pthread_mutex_unlock(&c->m.room->lock);
 		gw_info("dtmf room=%s seat=%u digit=%c", c->m.room->name,
 			c->m.seat, msg.digit);
+		gw_events_dtmf(c->calls->events, c->m.room->name, c->m.seat,
+			       c->start.call_sid, c->start.stream_sid,
+			       msg.digit);
 		break;
 	case GW_EV_MARK:
 		c->marks++;
@@ -349,7 +367,7 @@ static int on_message_joined(gw_conn_t *c, const char *buf, size_t len)
 		break;
 	default:
 		/* connected/start again, or an event we do not know */
-		r = bad_frame(c, "unexpected event after start");
+		r = bad_frame(c, GW_BAD_EVENT, "unexpected event after start");
 		break;
 	}
 	gw_msg_release(&msg);
@@ -547,6 +565,24 @@ static int on_established(gw_conn_t *c, struct lws *wsi)
 	return 0;
 }
 
+/* participant.left: the code the call was closed with (the peer's, or 1006
+ * when the connection just ended) and the reason without the code. */
+static void left_event(gw_conn_t *c, const char *room, unsigned seat)
+{
+	const char *reason = "connection lost";
+	int code = c->end_code ? c->end_code : 1006;
+
+	if (c->out.failed)
+		reason = "write failed";
+	else if (!strncmp(c->end, "peer closed", 11))
+		reason = "peer closed";
+	else if (c->end_code)
+		reason = strchr(c->end, ' ') + 1; /* after "<code> " */
+	gw_events_left(c->calls->events, room, seat, c->start.call_sid,
+		       c->start.stream_sid, code, reason, c->frames_in,
+		       c->out.frames_out, c->bad, c->dtmf);
+}
+
 static void on_closed(gw_conn_t *c)
 {
 	gw_calls_t *calls = c->calls;
@@ -561,6 +597,7 @@ static void on_closed(gw_conn_t *c)
 
 		strcpy(room, c->m.room->name);
 		gw_registry_leave(calls->reg, &c->m, &st);
+		calls->participants--;
 		gw__count(&calls->n->late_frames, st.frames_late);
 		gw__count(&calls->n->capped_frames, st.frames_dropped_cap);
 		gw__count(&calls->n->concealed_frames, st.frames_concealed);
@@ -579,6 +616,7 @@ static void on_closed(gw_conn_t *c)
 		    c->out.failed ? "write failed"
 		    : c->end[0]	  ? c->end
 				  : "connection lost");
+		left_event(c, room, seat);
 	}
 	/* No clock can deliver to this call any more. */
 	gw__outq_free(&c->out);
@@ -610,6 +648,18 @@ static void close_soon(gw_conn_t *c, int code, const char *reason)
 	/* Closed from the wsi's timer: lws 4.1 sends no close frame when
 	 * WRITEABLE returns -1, but does from TIMER. */
 	lws_set_timer_usecs(c->wsi, 1);
+}
+
+void gw__conn_talk(gw_events_t *ev, void *user, bool talking)
+{
+	gw_conn_t *c = lws_container_of(user, gw_conn_t, out);
+
+	/* The call's room, seat and Sids are set before it joined and kept
+	 * until it leaves, which waits for the room's lock that the tick
+	 * holds. */
+	gw_events_participant(
+	    ev, talking ? "participant.talking" : "participant.silent",
+	    c->m.room->name, c->m.seat, c->start.call_sid, c->start.stream_sid);
 }
 
 void gw__conn_close_all(gw_calls_t *calls, int code, const char *reason)
@@ -661,10 +711,12 @@ int gw__conn_callback(struct lws *wsi, enum lws_callback_reasons reason,
 			c->state = CONN_CLOSING;
 			gw__outq_close(&c->out);
 		}
-		if (len >= 2 && !c->end[0])
+		if (len >= 2 && !c->end[0]) {
+			c->end_code = ((const unsigned char *)in)[0] << 8 |
+				      ((const unsigned char *)in)[1];
 			snprintf(c->end, sizeof(c->end), "peer closed %d",
-				 ((const unsigned char *)in)[0] << 8 |
-				     ((const unsigned char *)in)[1]);
+				 c->end_code);
+		}
 		return 0;
 	case LWS_CALLBACK_CLOSED:
 		on_closed(c);
