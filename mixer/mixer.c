@@ -203,8 +203,8 @@ mix_room_t *mix_room_new(const mix_settings_t *settings)
 	r->frame = s.rate / 1000 * s.frame_ms;
 	r->attack = s.gate_attack_frames;
 	r->hangover = (s.gate_hangover_ms + s.frame_ms - 1) / s.frame_ms;
-	mix__limiter_cfg(&r->lim, s.rate);
-	r->shared.lim.gain = 1.0f;
+	mix__limiter_cfg(&r->lim, s.rate, r->frame);
+	r->shared.lim = MIX_LIMITER_IDLE;
 	encode(&r->silence, r->frame);
 	return r;
 }
@@ -382,7 +382,7 @@ mix_participant_t *mix_participant_new(const mix_room_t *room, void *user)
 		mix_participant_free(p);
 		return NULL;
 	}
-	p->priv->lim.gain = 1.0f;
+	p->priv->lim = MIX_LIMITER_IDLE;
 	update_gate_energy(p);
 	atomic_init(&p->frames_received, 0);
 	atomic_init(&p->samples_received, 0);
