@@ -15,7 +15,11 @@
  *    ideal unclipped sum with one fitted gain per 100 ms and per 20 ms
  *    block (a slow gain change is level, pumping is distortion), and each
  *    talker's level against its level alone.
- * 3. Quality: three talkers at once, heard by a fourth participant, in each
+ * 3. Word onsets under jitter ("onsets", sim_onsets()): 8 talkers, 32
+ *    bursts after silence, each frame held back a random 0 to J ms; the
+ *    share of bursts that keep at least half of their first 20 ms, over
+ *    four seeds (128 onsets), at J = 0, 5, 10 and 20 ms.
+ * 4. Quality: three talkers at once, heard by a fourth participant, in each
  *    mode: steady tones and tones with a syllable-rate envelope at -6 dBFS
  *    each (their sum exceeds full scale by up to 3.5x), and three sentences
  *    of espeak-ng speech (made at run time, resampled by sox, each peaking
@@ -333,6 +337,29 @@ static void loud3(mix_norm_t mode)
 	       20 * log10(r.peak / 32768.0));
 }
 
+static void onsets(void)
+{
+	static const unsigned jitter[] = {0, 5, 10, 20};
+	mix_settings_t s;
+	sim_onsets_t r;
+
+	mix_settings_default(&s);
+	printf("mixer onsets keeping >= 50%% of their first 20 ms (8 talkers, "
+	       "4 x 32 bursts):");
+	for (unsigned j = 0; j < 4; j++) {
+		unsigned kept = 0;
+
+		for (uint64_t seed = 1; seed <= 4; seed++) {
+			if (!sim_onsets(&s, jitter[j], seed, &r))
+				return;
+			kept += r.kept_half;
+		}
+		printf("  %2u ms %5.1f%%", jitter[j],
+		       100.0 * kept / (4 * SIM_ONSET_BURSTS));
+	}
+	printf("\n");
+}
+
 int main(void)
 {
 	static const unsigned sizes[] = {2, 10, 100, 1000};
@@ -352,6 +379,7 @@ int main(void)
 	       bench_push());
 	for (int m = MIX_NORM_LIMITER; m <= MIX_NORM_CLIP; m++)
 		loud3((mix_norm_t)m);
+	onsets();
 	bool talk = load_speech();
 
 	for (int kind = Q_STEADY; kind <= Q_SPEECH; kind++) {

@@ -584,6 +584,92 @@ static void gate_onset_is_mixed_and_hangover_is_exact(void **state)
 	fx_close(&fx);
 }
 
+/* A word (frames 10-29, each a different loud constant) whose second
+ * frame comes 30 ms late (10 ms before its own slot), so when the first is due
+ * the gate cannot look ahead; then, after the hangover, a second word (100-109)
+ * on time. */
+static int16_t late_word(unsigned m)
+{
+	return (int16_t)((m >= 10 && m < 30) || (m >= 100 && m < 110) ? 3000 + m
+								      : 0);
+}
+
+static void gate_pre_roll_keeps_an_onset_whose_look_ahead_was_late(void **state)
+{
+	room_fx_t fx;
+	mix_tick_t t;
+	int16_t s[F_MAX];
+	unsigned on[2], off = 0, n_on = 0;
+
+	fx_open(&fx, NULL, 2);
+	for (unsigned k = 0; k < 130; k++) {
+		sim_const(s, fx.f, late_word(k));
+		if (k != 11)
+			assert_int_equal(sim_push(fx.room, fx.p[0], k, s), 0);
+		if (k == 13) { /* frame 11: came 10 ms after tick 12 */
+			sim_const(s, fx.f, late_word(11));
+			assert_int_equal(
+			    mix_participant_push(
+				fx.p[0], s, fx.f, 11 * 20,
+				SIM_T0 + 25 * sim_frame_ns(fx.room) / 2),
+			    0);
+		}
+		assert_int_equal(
+		    sim_push(fx.room, fx.p[1], k, (int16_t[F_MAX]){0}), 0);
+		assert_int_equal(sim_tick(fx.room, k, &t), 0);
+		for (unsigned e = 0; e < t.n_events; e++) {
+			if (t.events[e].talking)
+				on[n_on++] = k;
+			else
+				off = k;
+		}
+		if (k < SIM_DELAY)
+			continue;
+		unsigned m = k - SIM_DELAY;
+		/* The first word is heard whole, one frame later than it
+		 * would have been; the second on time again. */
+		int want =
+		    m < 100 ? (m > 0 ? late_word(m - 1) : 0) : late_word(m);
+
+		assert_pcm_const(sim_heard(&t, fx.p[1]), fx.f, want);
+	}
+	/* Talking started when frame 11 was taken (it counted two loud
+	 * frames), and stopped 40 quiet frames after frame 29. */
+	assert_int_equal(n_on, 2);
+	assert_int_equal(on[0], 11 + SIM_DELAY);
+	assert_int_equal(on[1], 100 + SIM_DELAY);
+	assert_int_equal(off, 30 + 40 + SIM_DELAY);
+	mix_participant_stats_t st;
+
+	mix_participant_stats(fx.p[0], &st);
+	assert_int_equal(st.frames_late, 0);
+	assert_int_equal(st.frames_concealed, 0);
+	fx_close(&fx);
+}
+
+/* Issue 16's measurement, in the mixer: 8 talkers, 32 bursts after
+ * silence, every frame held back a random 0 to J ms. */
+static void onsets_survive_random_jitter(void **state)
+{
+	static const unsigned jitter[] = {0, 5, 10, 20};
+	mix_settings_t s;
+	sim_onsets_t r;
+
+	mix_settings_default(&s);
+	for (unsigned j = 0; j < 4; j++) {
+		for (uint64_t seed = 1; seed <= 4; seed++) {
+			assert_true(sim_onsets(&s, jitter[j], seed, &r));
+			print_message("jitter %2u ms, seed %llu: %u of 32 keep "
+				      "half their first 20 ms\n",
+				      jitter[j], (unsigned long long)seed,
+				      r.kept_half);
+			/* All of them up to 10 ms; >= 95% at 20 ms. */
+			assert_true(r.kept_half >= (jitter[j] <= 10 ? 32 : 31));
+			assert_int_equal(r.late, 0);
+		}
+	}
+}
+
 static void gate_attack_setting_needs_that_many_loud_frames(void **state)
 {
 	room_fx_t fx;
@@ -874,6 +960,9 @@ int main(void)
 	    cmocka_unit_test(clip_saturates),
 	    cmocka_unit_test(gate_onset_is_mixed_and_hangover_is_exact),
 	    cmocka_unit_test(gate_attack_setting_needs_that_many_loud_frames),
+	    cmocka_unit_test(
+		gate_pre_roll_keeps_an_onset_whose_look_ahead_was_late),
+	    cmocka_unit_test(onsets_survive_random_jitter),
 	    cmocka_unit_test(muted_participant_is_not_mixed),
 	    cmocka_unit_test(deaf_participant_hears_silence_but_is_heard),
 	    cmocka_unit_test(gain_scales_what_a_participant_sends),

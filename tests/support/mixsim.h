@@ -258,4 +258,160 @@ static inline bool sim_three_loud(const mix_settings_t *s, unsigned seconds,
 	return ok;
 }
 
+/* ---- word onsets under jitter: the gate's measurement (issue 16) ---- */
+
+#define SIM_ONSET_TALKERS 8
+#define SIM_ONSET_BURSTS  32
+#define SIM_ONSET_GAP_MS  700 /* between one burst and the next talker's */
+#define SIM_ONSET_LEN_MS  400
+#define SIM_ONSET_AMP	  8000
+
+typedef struct sim_onsets {
+	double kept[SIM_ONSET_BURSTS]; /* share of each burst's first 20 ms
+					* heard */
+	unsigned kept_half;	       /* bursts that kept >= 50% of it */
+	uint64_t late;		       /* frames dropped as late, all talkers */
+} sim_onsets_t;
+
+/* xorshift64*, for jitter that a seed replays. */
+static inline uint64_t sim_rand(uint64_t *x)
+{
+	*x ^= *x >> 12;
+	*x ^= *x << 25;
+	*x ^= *x >> 27;
+	return *x * 2685821657736338717ULL;
+}
+
+/* Sample i of the burst: white noise, uniform in +-SIM_ONSET_AMP (-17
+ * dBFS), at a steady level from its very first sample, so a share of its
+ * energy is a share of its time; and never periodic, so it aligns in one
+ * place only. */
+static inline int16_t sim_burst(size_t i)
+{
+	uint64_t x = (i + 1) * 0x9E3779B97F4A7C15ULL;
+
+	x ^= x >> 29;
+	x *= 0xBF58476D1CE4E5B9ULL;
+	x ^= x >> 32;
+	return (int16_t)((int)(x % (2 * SIM_ONSET_AMP + 1)) - SIM_ONSET_AMP);
+}
+
+/*
+ * Eight talkers take turns: burst b (0-31) is talker b % 8's, starting
+ * 2 s + b * SIM_ONSET_GAP_MS into the streams and (b % 4) * 5 ms into a
+ * frame, so each talker has 5.6 s of silence (zeros) before each of its
+ * bursts. Every frame of every talker arrives 20 ms after its start (when
+ * a caller's frame is complete), plus a per-talker phase, plus a random
+ * 0 to jitter_ms; the frames are pushed in the tick where they have
+ * arrived. A silent ninth participant listens, and for each burst the share
+ * of its first 20 ms's energy that it heard is measured, aligned by the
+ * 20 ms after it (which the gate always lets through). Returns false out
+ * of memory.
+ */
+static inline bool sim_onsets(const mix_settings_t *s, unsigned jitter_ms,
+			      uint64_t seed, sim_onsets_t *out)
+{
+	const unsigned n = SIM_ONSET_TALKERS, rate = s->rate;
+	mix_room_t *room = mix_room_new(s);
+	unsigned f = mix_room_frame_samples(room), per_ms = rate / 1000;
+	unsigned frames =
+	    (2000 + SIM_ONSET_BURSTS * SIM_ONSET_GAP_MS + 1000) / s->frame_ms;
+	uint64_t fns = (uint64_t)s->frame_ms * 1000000, x = seed | 1;
+	size_t len = (size_t)frames * f, start[SIM_ONSET_BURSTS];
+	mix_participant_t *p[SIM_ONSET_TALKERS + 1];
+	int16_t *v = calloc(len * n, sizeof(*v));
+	int16_t *heard = calloc(len, sizeof(*heard));
+	uint64_t *arrive = calloc((size_t)frames * n, sizeof(*arrive));
+	unsigned next[SIM_ONSET_TALKERS] = {0};
+	bool ok = room && v && heard && arrive;
+	mix_tick_t t;
+
+	memset(out, 0, sizeof(*out));
+	for (unsigned b = 0; ok && b < SIM_ONSET_BURSTS; b++) {
+		start[b] =
+		    (size_t)(2000 + b * SIM_ONSET_GAP_MS) * per_ms / f * f +
+		    (b % 4) * 5 * per_ms;
+		for (size_t i = 0; i < SIM_ONSET_LEN_MS * per_ms; i++)
+			v[(b % n) * len + start[b] + i] = sim_burst(i);
+	}
+	for (unsigned c = 0; ok && c < n; c++)
+		for (unsigned k = 0; k < frames; k++)
+			arrive[c * frames + k] =
+			    SIM_T0 + (k + 1) * fns + c * fns / n +
+			    (jitter_ms ? sim_rand(&x) % (jitter_ms * 1000000ULL)
+				       : 0);
+	for (unsigned c = 0; ok && c <= n; c++) {
+		p[c] = mix_participant_new(room, NULL);
+		ok = p[c] && mix_room_add(room, p[c]) == 0;
+	}
+	for (unsigned k = 0; ok && k < frames; k++) {
+		uint64_t now = SIM_T0 + k * fns;
+
+		/* Each talker's arrived frames, oldest first; a frame that
+		 * overtook an older one waits for it no more than a real
+		 * network would: it is pushed as soon as it is here. */
+		for (unsigned c = 0; c < n; c++) {
+			for (unsigned j = next[c]; j < frames && j <= k + 4;
+			     j++) {
+				uint64_t *a = &arrive[c * frames + j];
+
+				if (*a == 0 || *a > now)
+					continue;
+				mix_participant_push(p[c], v + c * len + j * f,
+						     f, j * s->frame_ms, *a);
+				*a = 0;
+			}
+			while (next[c] < frames &&
+			       arrive[c * frames + next[c]] == 0)
+				next[c]++;
+		}
+		mix_room_tick(room, now, &t);
+		memcpy(heard + (size_t)k * f, sim_heard(&t, p[n])->pcm,
+		       f * sizeof(*heard));
+	}
+	for (unsigned b = 0; ok && b < SIM_ONSET_BURSTS; b++) {
+		/* Align on the burst's 20-60 ms: the least squared error
+		 * within 200 ms after its start. */
+		size_t w = 20 * per_ms, best = start[b];
+		double best_e = INFINITY, got = 0, want = 0;
+
+		for (size_t o = start[b]; o < start[b] + 200 * per_ms; o++) {
+			double e = 0;
+
+			for (size_t i = w; i < 3 * w && e < best_e; i++) {
+				double d = heard[o + i] - sim_burst(i);
+
+				e += d * d;
+			}
+			if (e < best_e) {
+				best_e = e;
+				best = o;
+			}
+		}
+		/* Energy, not sample by sample: drift control may have
+		 * dropped or repeated a sample in there. */
+		for (size_t i = 0; i < w; i++) {
+			double h = heard[best + i], b0 = sim_burst(i);
+
+			got += h * h;
+			want += b0 * b0;
+		}
+		out->kept[b] = got < want ? got / want : 1.0;
+		out->kept_half += out->kept[b] >= 0.5;
+	}
+	for (unsigned c = 0; ok && c <= n; c++) {
+		mix_participant_stats_t st;
+
+		mix_participant_stats(p[c], &st);
+		out->late += st.frames_late;
+	}
+	for (unsigned c = 0; room && c <= n; c++)
+		mix_participant_free(p[c]);
+	mix_room_free(room);
+	free(v);
+	free(heard);
+	free(arrive);
+	return ok;
+}
+
 #endif /* CHORUS_MIXSIM_H */
