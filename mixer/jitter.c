@@ -313,13 +313,15 @@ void mix__jb_put(mix_jitter_t *jb, const mix_chunk_t *c, const int16_t *a,
  * trend (its largest lead is then its oldest; see the top). */
 static int64_t headroom(const mix_jitter_t *jb)
 {
-	int64_t fall = jb->trend < 0 ? jb->trend : 0, p = DRIFT_PERIOD_TICKS;
-	int64_t cur = jb->lead_cur, prev = jb->lead_prev;
+	int64_t cur = jb->lead_cur, prev = jb->lead_prev,
+		p = DRIFT_PERIOD_TICKS;
 
-	if (cur != NONE)
-		cur += fall * jb->period_ticks / p;
-	if (prev != NONE)
-		prev += fall * (p + jb->period_ticks) / p;
+	if (jb->trend < 0) { /* rare: only a slow clock needs the divisions */
+		if (cur != NONE)
+			cur += jb->trend * jb->period_ticks / p;
+		if (prev != NONE)
+			prev += jb->trend * (p + jb->period_ticks) / p;
+	}
 	return cur > prev ? cur : prev;
 }
 
