@@ -342,11 +342,10 @@ static unsigned drift_control(mix_jitter_t *jb)
 	if (lead == NONE)
 		return 1;
 	int64_t err = lead - jb->adj, ms = jb->per_ms;
-	int64_t off = (err < 0 ? -err : err) - ms;
 
-	if (off <= 0)
+	if (err >= -ms && err <= ms) /* the usual case */
 		return 1;
-	int64_t step = 1 + off / ms;
+	int64_t step = 1 + ((err < 0 ? -err : err) - ms) / ms;
 
 	step = step < jb->max_fix ? step : jb->max_fix;
 	jb->adj += err > 0 ? step : -step;
@@ -468,9 +467,12 @@ int mix__jb_take(mix_jitter_t *jb, uint64_t now_ns, int16_t *out,
 	}
 
 	/* Correction toward the slot, at the quietest points. */
-	int d = lag > fix	      ? (int)fix
-		: lag < -(int64_t)fix ? -(int)fix
-				      : (int)lag;
+	int d = 0;
+
+	if (lag != 0)
+		d = lag > fix		  ? (int)fix
+		    : lag < -(int64_t)fix ? -(int)fix
+					  : (int)lag;
 	int16_t src[MIX_MAX_FRAME_SAMPLES + MIX_MAX_FRAME_SAMPLES / 40];
 	unsigned n = (unsigned)((int)f + d);
 

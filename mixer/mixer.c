@@ -98,12 +98,14 @@ struct mix_participant {
 	 * one before it, and the gate's pre-roll mixes from `delay` back. */
 	int16_t *hist;
 	unsigned depth, cur, delay;
-	bool real[MIX_GATE_MAX_ATTACK];	    /* slot's frame was real audio */
-	int16_t *in;			    /* this tick's frame: slot cur */
-	const int16_t *play;		    /* the frame mixed: delay back */
-	int32_t own[MIX_MAX_FRAME_SAMPLES]; /* with gain, when mixed */
-	mix_buf_t *priv;		    /* its total - own mix */
-	bool priv_live;			    /* priv was produced last tick */
+	bool real[MIX_GATE_MAX_ATTACK]; /* slot's frame was real audio */
+	int16_t *in;			/* this tick's frame: slot cur */
+	const int16_t *play;		/* the frame mixed: delay back */
+	/* With gain, when mixed. Aligned, so the mix-minus loop over it
+	 * vectorizes without peeling (an offset of 8 mod 16 cost it 30%). */
+	_Alignas(64) int32_t own[MIX_MAX_FRAME_SAMPLES];
+	mix_buf_t *priv; /* its total - own mix */
+	bool priv_live;	 /* priv was produced last tick */
 
 	uint64_t frames_mixed;
 	unsigned dtmf_count;
