@@ -30,9 +30,10 @@
  *     default attack, one frame: 20 ms) later for the rest of its talk
  *     spurt, and back on time once its gate closes (the frames skipped then
  *     are hangover, quiet). Nobody else's delay changes. With 8 talkers and
- *     32 bursts (tests/support/mixsim.h, sim_onsets()), the share of onsets
- *     keeping half their first 20 ms goes from 95% to 100% at 10 ms of
- *     random jitter, and from 84% to 99% at 20 ms.
+ *     4 x 32 bursts (tests/support/mixsim.h, sim_onsets(); bench_mixer's
+ *     "onsets" row), the share of onsets keeping half their first 20 ms
+ *     goes from 92% to 100% at 10 ms of random jitter, and from 80% to
+ *     100% at 20 ms.
  * The default attack is 2 frames (40 ms): a lone 20 ms click does not open
  * the gate, and the single look-ahead frame fits in the default 40 ms
  * target.

@@ -32,7 +32,7 @@
  *   peaking at -1 dBFS (sum +6 dBFS, 5% of samples over full scale) go from
  *   SDR 21.7 dB with 100 ms gain blocks, 0.6% of samples on the top code
  *   and -2.9 dB of level (the old 2 ms/20 ms/100 ms limiter at full scale)
- *   to 27.8 dB, none and -4.8 dB. No headroom (0 dB) gains 1 dB of SDR for
+ *   to 27.7 dB, none and -4.8 dB. No headroom (0 dB) gains 1 dB of SDR for
  *   0.6 dB of level; a release of 1 s instead of 1.5 s loses ~1 dB.
  * average: the sum divided by the talkers mixed, so everyone gets quieter
  *   as more of them talk.
