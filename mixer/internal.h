@@ -81,9 +81,11 @@ typedef struct mix_jitter {
 	int64_t last_end;    /* end of the last chunk, for ms-rounded stamps */
 
 	/* Drift: the earliest arrival ("lead", in samples) seen in the
-	 * current and the previous period; INT64_MIN when none. */
-	int64_t lead_cur, lead_prev;
-	unsigned period_ticks;
+	 * current and the previous period; INT64_MIN when none. trend is
+	 * how much it moved from one period to the next (smoothed), and
+	 * max_fix the most samples one tick may drop or repeat. */
+	int64_t lead_cur, lead_prev, trend;
+	unsigned period_ticks, max_fix;
 
 	unsigned concealed_run; /* consecutive concealed frames */
 
@@ -109,18 +111,28 @@ bool mix__jb_peek_energy(const mix_jitter_t *jb, unsigned k, uint64_t *e);
 /* ---- normalization (norm.c) ------------------------------------------- */
 
 typedef struct mix_limiter_cfg {
-	float attack_step;  /* largest gain fall per sample (look-ahead ramp) */
-	float release_coef; /* per-sample approach of the gain to 1.0 */
-	unsigned hold;	    /* samples the gain holds before releasing */
+	int32_t ceiling;     /* a mix of 2+ talkers never exceeds this */
+	float slow_headroom; /* the slow gain aims peaks at ceiling * this */
+	float slow_fall;     /* its largest fall in one frame, a factor */
+	unsigned slow_hold;  /* samples it holds before releasing */
+	float slow_release;  /* per-sample approach of it to 1.0 */
+	float attack_step;   /* fast gain's largest fall per sample */
+	float release_coef;  /* per-sample approach of the fast gain to 1 */
+	unsigned hold;	     /* samples the fast gain holds */
 } mix_limiter_cfg_t;
 
-/* One distinct mix's limiter state; {1.0f, 0} is idle. */
+/* One distinct mix's limiter state; MIX_LIMITER_IDLE is idle. */
 typedef struct mix_limiter {
-	float gain;
-	unsigned hold; /* samples of hold left */
+	float gain;	    /* fast gain */
+	unsigned hold;	    /* samples of its hold left */
+	float slow;	    /* slow gain, in front of the fast one */
+	unsigned slow_hold; /* samples of its hold left */
 } mix_limiter_t;
 
-void mix__limiter_cfg(mix_limiter_cfg_t *cfg, unsigned rate);
+#define MIX_LIMITER_IDLE ((mix_limiter_t){1.0f, 0, 1.0f, 0})
+
+/* The limiter's constants for a room of this rate and frame (samples). */
+void mix__limiter_cfg(mix_limiter_cfg_t *cfg, unsigned rate, unsigned frame);
 /* Lets an unused limiter recover as if n samples of silence passed. */
 void mix__limiter_idle(const mix_limiter_cfg_t *cfg, mix_limiter_t *lim,
 		       unsigned n);

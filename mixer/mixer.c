@@ -15,15 +15,28 @@
  * frame). A participant starts talking once `attack` consecutive frames are
  * loud, and stops after `hangover` of quiet frames, all of which are mixed.
  * Waiting for `attack` loud frames and then mixing from the last of them
- * would cut every word's onset; instead the gate looks ahead into the jitter
- * buffer, which already holds the next frames (the target delay's worth):
- * when the frame being mixed is loud and the frames after it that are
- * already here make the run of loud frames reach `attack`, talking starts
- * with this frame, so the onset is mixed. If the look-ahead frames have not
- * arrived yet (jitter beyond target - frame), it falls back to counting past
- * loud frames and the first attack - 1 frames of the word are lost. The
- * default attack is 2 frames (40 ms): a lone 20 ms click does not open the
- * gate, and the single look-ahead frame fits in the default 40 ms target.
+ * would cut every word's onset. Two things prevent it:
+ *   - Look-ahead: the jitter buffer already holds the next frames (the
+ *     target delay's worth): when the frame being mixed is loud and the
+ *     frames after it that are already here make the run of loud frames
+ *     reach `attack`, talking starts with this frame, so the onset is mixed
+ *     with no added delay.
+ *   - Pre-roll: the look-ahead frame sits at the edge of the target delay,
+ *     so network jitter often keeps it away. Then talking starts by counting
+ *     loud frames already taken, and those were not mixed; but each
+ *     participant keeps its last `attack` frames (the ring it takes frames
+ *     into anyway, so this costs no copy), and the tick plays from the
+ *     first loud one: that participant is heard loud_run - 1 frames (at the
+ *     default attack, one frame: 20 ms) later for the rest of its talk
+ *     spurt, and back on time once its gate closes (the frames skipped then
+ *     are hangover, quiet). Nobody else's delay changes. With 8 talkers and
+ *     4 x 32 bursts (tests/support/mixsim.h, sim_onsets(); bench_mixer's
+ *     "onsets" row), the share of onsets keeping half their first 20 ms
+ *     goes from 92% to 100% at 10 ms of random jitter, and from 80% to
+ *     100% at 20 ms.
+ * The default attack is 2 frames (40 ms): a lone 20 ms click does not open
+ * the gate, and the single look-ahead frame fits in the default 40 ms
+ * target.
  * A muted participant never talks.
  *
  * Levels are dBFS relative to 32768: a full-scale square wave is 0 dBFS.
@@ -41,8 +54,9 @@
 #include "codec/g711.h"
 #include "mixer/internal.h"
 
-/* Default gate attack, in frames (see the top). */
+/* Default gate attack, in frames (see the top), and its largest setting. */
 #define MIX_GATE_ATTACK_FRAMES 2
+#define MIX_GATE_MAX_ATTACK    10
 /* Chunks the hand-off ring holds: 1 ms chunks for a whole cap, or more. */
 #define RING_CHUNKS 256
 /* The hand-off ring holds at least this much audio between two ticks. */
@@ -80,11 +94,19 @@ struct mix_participant {
 	unsigned loud_run, quiet_run;
 	uint64_t energy; /* sum of squares of the last frame, before gain */
 
-	int16_t frames[2][MIX_MAX_FRAME_SAMPLES]; /* this tick's and last's */
-	int16_t *in;				  /* this tick's: one of them */
-	int32_t own[MIX_MAX_FRAME_SAMPLES];	  /* with gain, when mixed */
-	mix_buf_t *priv;			  /* its total - own mix */
-	bool priv_live; /* priv was produced last tick */
+	/* The last `depth` frames taken (at least 2, at least the gate's
+	 * attack), newest at slot cur: the jitter buffer conceals from the
+	 * one before it, and the gate's pre-roll mixes from `delay` back. */
+	int16_t *hist;
+	unsigned depth, cur, delay;
+	bool real[MIX_GATE_MAX_ATTACK]; /* slot's frame was real audio */
+	int16_t *in;			/* this tick's frame: slot cur */
+	const int16_t *play;		/* the frame mixed: delay back */
+	/* With gain, when mixed. Aligned, so the mix-minus loop over it
+	 * vectorizes without peeling (an offset of 8 mod 16 cost it 30%). */
+	_Alignas(64) int32_t own[MIX_MAX_FRAME_SAMPLES];
+	mix_buf_t *priv; /* its total - own mix */
+	bool priv_live;	 /* priv was produced last tick */
 
 	uint64_t frames_mixed;
 	unsigned dtmf_count;
@@ -150,7 +172,8 @@ int mix_settings_validate(const mix_settings_t *s)
 	if (!(s->gate_threshold_dbfs >= -120.0 &&
 	      s->gate_threshold_dbfs <= 0.0))
 		return -EINVAL;
-	if (s->gate_attack_frames < 1 || s->gate_attack_frames > 10 ||
+	if (s->gate_attack_frames < 1 ||
+	    s->gate_attack_frames > MIX_GATE_MAX_ATTACK ||
 	    s->gate_hangover_ms > 10000)
 		return -EINVAL;
 	if ((unsigned)s->norm > MIX_NORM_CLIP)
@@ -203,8 +226,8 @@ mix_room_t *mix_room_new(const mix_settings_t *settings)
 	r->frame = s.rate / 1000 * s.frame_ms;
 	r->attack = s.gate_attack_frames;
 	r->hangover = (s.gate_hangover_ms + s.frame_ms - 1) / s.frame_ms;
-	mix__limiter_cfg(&r->lim, s.rate);
-	r->shared.lim.gain = 1.0f;
+	mix__limiter_cfg(&r->lim, s.rate, r->frame);
+	r->shared.lim = MIX_LIMITER_IDLE;
 	encode(&r->silence, r->frame);
 	return r;
 }
@@ -313,6 +336,7 @@ int mix_room_add(mix_room_t *room, mix_participant_t *p)
 	p->room = room;
 	p->talking = p->mixed = false;
 	p->loud_run = p->quiet_run = 0;
+	p->delay = 0;
 	p->priv_live = false;
 	return 0;
 }
@@ -342,10 +366,10 @@ int mix_room_retire(mix_room_t *room, mix_participant_t *p)
 	p->retiring = true;
 	p->user = NULL;
 	/* What it can still hold: the target delay, a frame being filled,
-	 * and one frame of drift correction. */
+	 * one frame of drift correction, and the gate's pre-roll. */
 	p->retire_left = (room->s.jitter_target_ms + room->s.frame_ms - 1) /
 			     room->s.frame_ms +
-			 2;
+			 2 + p->depth - 1;
 	room->retiring++;
 	return 0;
 }
@@ -395,16 +419,20 @@ mix_participant_t *mix_participant_new(const mix_room_t *room, void *user)
 	p->s = room->s;
 	p->frame = room->frame;
 	p->gain_q16 = 65536;
-	p->in = p->frames[0];
+	p->depth = room->attack > 2 ? room->attack : 2;
+	p->hist = calloc((size_t)p->depth * p->frame, sizeof(*p->hist));
+	p->in = p->hist;
+	p->play = p->hist;
 	p->priv = calloc(1, sizeof(*p->priv));
 	while (ring < room->s.rate / 1000 * RING_MS)
 		ring <<= 1;
-	if (!p->priv || mix__ring_init(&p->ring, ring, RING_CHUNKS) ||
+	if (!p->priv || !p->hist ||
+	    mix__ring_init(&p->ring, ring, RING_CHUNKS) ||
 	    mix__jb_init(&p->jb, &room->s)) {
 		mix_participant_free(p);
 		return NULL;
 	}
-	p->priv->lim.gain = 1.0f;
+	p->priv->lim = MIX_LIMITER_IDLE;
 	update_gate_energy(p);
 	atomic_init(&p->frames_received, 0);
 	atomic_init(&p->samples_received, 0);
@@ -420,6 +448,7 @@ void mix_participant_free(mix_participant_t *p)
 		mix_room_remove(p->room, p);
 	mix__ring_free(&p->ring);
 	mix__jb_free(&p->jb);
+	free(p->hist);
 	free(p->priv);
 	free(p);
 }
@@ -572,7 +601,7 @@ static bool gate(const mix_room_t *r, mix_participant_t *p)
 
 	if (p->muted) {
 		p->talking = false;
-		p->loud_run = p->quiet_run = 0;
+		p->loud_run = p->quiet_run = p->delay = 0;
 		return was;
 	}
 	if ((double)p->energy >= p->gate_energy) {
@@ -593,8 +622,15 @@ static bool gate(const mix_room_t *r, mix_participant_t *p)
 				break;
 		}
 		p->talking = run >= r->attack;
+		/* Pre-roll: the loud frames before this one were not mixed;
+		 * play from the first of them (see the top). */
+		if (p->talking)
+			p->delay = p->loud_run - 1 < p->depth - 1
+				       ? p->loud_run - 1
+				       : p->depth - 1;
 	} else if (p->talking && p->quiet_run > r->hangover) {
 		p->talking = false;
+		p->delay = 0;
 	}
 	return p->talking != was;
 }
@@ -603,14 +639,16 @@ static void apply_gain(mix_participant_t *p)
 {
 	unsigned f = p->frame;
 
+	const int16_t *in = p->play;
+
 	if (p->gain_q16 == 65536) {
 		for (unsigned i = 0; i < f; i++)
-			p->own[i] = p->in[i];
+			p->own[i] = in[i];
 		return;
 	}
 	for (unsigned i = 0; i < f; i++)
 		p->own[i] =
-		    (int32_t)(((int64_t)p->in[i] * p->gain_q16 + 32768) >> 16);
+		    (int32_t)(((int64_t)in[i] * p->gain_q16 + 32768) >> 16);
 }
 
 static unsigned list_mix(mix_room_t *r, unsigned *n_mixes, const mix_buf_t *b)
@@ -647,21 +685,27 @@ static void take_frame(mix_room_t *r, mix_participant_t *p, uint64_t now,
 	const int16_t *prev = p->in;
 
 	mix__ring_drain(&p->ring, drain_one, &d);
-	p->in = prev == p->frames[0] ? p->frames[1] : p->frames[0];
-	int got = mix__jb_take(&p->jb, now, p->in, prev);
-
+	p->cur = p->cur + 1 < p->depth ? p->cur + 1 : 0;
+	p->in = p->hist + (size_t)p->cur * p->frame;
+	p->real[p->cur] =
+	    mix__jb_take(&p->jb, now, p->in, prev) == MIX_JB_AUDIO;
 	p->energy = energy_of(p->in, r->frame);
+
+	bool changed = gate(r, p);
+	unsigned back = p->cur >= p->delay ? p->cur - p->delay
+					   : p->cur + p->depth - p->delay;
+
+	p->play = p->hist + (size_t)back * p->frame;
 	if (p->retiring) {
 		/* Its buffered audio plays out through the gate as before;
-		 * once nothing real is left (or time is up) it is done. No
-		 * events: nobody holds it any more. */
-		gate(r, p);
-		if (got != MIX_JB_AUDIO || p->retire_left-- == 0) {
+		 * once nothing real is left to play (or time is up) it is
+		 * done. No events: nobody holds it any more. */
+		if (!p->real[back] || p->retire_left-- == 0) {
 			p->mixed = false;
 			p->retire_left = 0;
 			return;
 		}
-	} else if (gate(r, p)) {
+	} else if (changed) {
 		r->events[(*n_events)++] =
 		    (mix_talk_event_t){.p = p, .talking = p->talking};
 	}

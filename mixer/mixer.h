@@ -54,7 +54,8 @@ typedef struct mix_settings {
 	double gate_threshold_dbfs;  /* frame RMS at or above = loud; -45 */
 	unsigned gate_attack_frames; /* loud frames before talking; 2. The
 				      * gate looks ahead into the jitter
-				      * buffer, so the first loud frame is
+				      * buffer, or failing that plays from a
+				      * pre-roll, so the first loud frame is
 				      * mixed too (see mixer.c). */
 	unsigned gate_hangover_ms;   /* quiet time before not talking; 800 */
 	mix_norm_t norm;	     /* MIX_NORM_LIMITER */

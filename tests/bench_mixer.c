@@ -8,7 +8,18 @@
  *    µ-law and base64 of every distinct mix) and divided by the
  *    participants: ns per participant-frame. Best of several rounds. It
  *    should stay flat as rooms grow.
- * 2. Quality: three talkers at once, heard by a fourth participant, in each
+ * 2. Three loud talkers ("loud3", issue 16's measurement, run by
+ *    sim_three_loud() in tests/support/mixsim.h): three synthetic voices
+ *    each peaking at -1 dBFS, heard by a fourth participant, in each mode:
+ *    the share of samples on µ-law's loudest code, the SDR against the
+ *    ideal unclipped sum with one fitted gain per 100 ms and per 20 ms
+ *    block (a slow gain change is level, pumping is distortion), and each
+ *    talker's level against its level alone.
+ * 3. Word onsets under jitter ("onsets", sim_onsets()): 8 talkers, 32
+ *    bursts after silence, each frame held back a random 0 to J ms; the
+ *    share of bursts that keep at least half of their first 20 ms, over
+ *    four seeds (128 onsets), at J = 0, 5, 10 and 20 ms.
+ * 4. Quality: three talkers at once, heard by a fourth participant, in each
  *    mode: steady tones and tones with a syllable-rate envelope at -6 dBFS
  *    each (their sum exceeds full scale by up to 3.5x), and three sentences
  *    of espeak-ng speech (made at run time, resampled by sox, each peaking
@@ -186,26 +197,6 @@ static double q_signal(unsigned c, uint64_t i, int kind)
 	return 16384 * env * sin(2 * M_PI * q_hz[c] * t);
 }
 
-/* Solves the 3x3 system a x = b by Cramer's rule. */
-static void solve3(double a[3][3], const double b[3], double x[3])
-{
-#define DET(m)                                                                 \
-	((m)[0][0] * ((m)[1][1] * (m)[2][2] - (m)[1][2] * (m)[2][1]) -         \
-	 (m)[0][1] * ((m)[1][0] * (m)[2][2] - (m)[1][2] * (m)[2][0]) +         \
-	 (m)[0][2] * ((m)[1][0] * (m)[2][1] - (m)[1][1] * (m)[2][0]))
-	double d = DET(a);
-
-	for (int c = 0; c < 3; c++) {
-		double m[3][3];
-
-		memcpy(m, a, sizeof(m));
-		for (int r = 0; r < 3; r++)
-			m[r][c] = b[r];
-		x[c] = DET(m) / d;
-	}
-#undef DET
-}
-
 /* Least-squares fit of y[at, at+n) with the three references: adds each
  * fitted part's energy to sig and the residual's to err. */
 static void fit_acc(const double *y, double *const ref[3], size_t at, size_t n,
@@ -223,7 +214,7 @@ static void fit_acc(const double *y, double *const ref[3], size_t at, size_t n,
 	/* A touch of ridge so a silent reference (speech pauses) fits 0. */
 	for (int r = 0; r < 3; r++)
 		ata[r][r] += 1.0 + 1e-9 * (ata[0][0] + ata[1][1] + ata[2][2]);
-	solve3(ata, aty, a);
+	sim_solve3(ata, aty, a);
 	for (size_t i = at; i < at + n; i++) {
 		double e = y[i];
 
@@ -247,7 +238,7 @@ static void fit(const double *y, double *const ref[3], size_t at, size_t n,
 			for (int c = 0; c < 3; c++)
 				ata[r][c] += ref[r][i] * ref[c][i];
 		}
-	solve3(ata, aty, a);
+	sim_solve3(ata, aty, a);
 	for (int c = 0; c < 3; c++)
 		sdr[c] = 10 * log10(sig[c] / err);
 }
@@ -326,6 +317,49 @@ static void quality(mix_norm_t mode, int envelope)
 	mix_room_free(room);
 }
 
+/* Three loud synthetic voices (issue 16's measurement, in the mixer). */
+static void loud3(mix_norm_t mode)
+{
+	mix_settings_t s;
+	sim_loud_t r;
+
+	mix_settings_default(&s);
+	s.norm = mode;
+	if (!sim_three_loud(&s, 10, &r)) {
+		printf("mixer loud3: out of memory\n");
+		return;
+	}
+	printf("mixer loud3 %-7s top code %5.2f%%  SDR 100 ms %5.1f dB  "
+	       "20 ms %5.1f dB  level vs alone %5.1f %5.1f %5.1f dB  "
+	       "peak %6.2f dBFS\n",
+	       mix_norm_name(mode), 100.0 * r.top_codes / r.samples, r.sdr100,
+	       r.sdr20, r.level_db[0], r.level_db[1], r.level_db[2],
+	       20 * log10(r.peak / 32768.0));
+}
+
+static void onsets(void)
+{
+	static const unsigned jitter[] = {0, 5, 10, 20};
+	mix_settings_t s;
+	sim_onsets_t r;
+
+	mix_settings_default(&s);
+	printf("mixer onsets keeping >= 50%% of their first 20 ms (8 talkers, "
+	       "4 x 32 bursts):");
+	for (unsigned j = 0; j < 4; j++) {
+		unsigned kept = 0;
+
+		for (uint64_t seed = 1; seed <= 4; seed++) {
+			if (!sim_onsets(&s, jitter[j], seed, &r))
+				return;
+			kept += r.kept_half;
+		}
+		printf("  %2u ms %5.1f%%", jitter[j],
+		       100.0 * kept / (4 * SIM_ONSET_BURSTS));
+	}
+	printf("\n");
+}
+
 int main(void)
 {
 	static const unsigned sizes[] = {2, 10, 100, 1000};
@@ -343,6 +377,9 @@ int main(void)
 	}
 	printf("mixer push (producer side), ns per 20 ms frame: %.1f\n",
 	       bench_push());
+	for (int m = MIX_NORM_LIMITER; m <= MIX_NORM_CLIP; m++)
+		loud3((mix_norm_t)m);
+	onsets();
 	bool talk = load_speech();
 
 	for (int kind = Q_STEADY; kind <= Q_SPEECH; kind++) {

@@ -5,7 +5,8 @@
  *
  * Covers: chunks of any size re-framed without loss, reordering and
  * duplicates, late audio, concealment, a stall held within the window, the
- * cap under a burst, ±100 ppm of drift over an hour, the full ring, and a
+ * cap under a burst, ±100 and ±500 ppm of drift over an hour and ±1% with
+ * and without jitter, the full ring, and a
  * real producer thread pushing while another thread ticks.
  */
 #include <errno.h>
@@ -345,9 +346,11 @@ static void random_delay_within_target_loses_nothing(void **state)
 		assert_true(gap <= 1);
 		missing += gap;
 	}
-	/* At most one squeeze can fall before the first sample heard. */
+	/* At most one tick's squeezes (up to 4) can fall before the first
+	 * sample heard. */
+	print_message("missing %zu\n", missing);
 	assert_true(missing <= st.samples_squeezed &&
-		    missing + 1 >= st.samples_squeezed);
+		    missing + 4 >= st.samples_squeezed);
 	assert_int_equal(repeated, st.samples_stretched);
 	assert_int_equal(st.frames_concealed, 0);
 	duo_close(&d);
@@ -415,25 +418,34 @@ static void delay_cap_holds_under_a_burst(void **state)
 	duo_close(&d);
 }
 
-/* An hour of a caller whose clock runs ppm fast (or slow). */
-static void drift_run(long ppm)
+/* `seconds` of a caller whose clock runs ppm fast (or slow), each frame
+ * held back a random 0 to jitter_ms (in order, as TCP delivers). */
+static void drift_run(long ppm, unsigned jitter_ms, unsigned seconds)
 {
 	duo_t d;
-	const unsigned ticks = 3600 * 50;
-	uint64_t k_push = 0;
+	const unsigned ticks = seconds * 50;
+	uint64_t k_push = 0, last = 0;
 	int16_t s[F];
 	double period = 20e6 / (1.0 + ppm * 1e-6); /* server ns per frame */
 
+	ts_seed("drift_run");
 	duo_open(&d, NULL, 4);
 	sim_const(s, F, 3000);
 	for (unsigned k = 0; k < ticks; k++) {
 		uint64_t now = SIM_T0 + k * 20000000ULL;
 
-		while (SIM_T0 + (uint64_t)(k_push * period) <= now) {
+		for (;;) {
+			uint64_t t = SIM_T0 + (uint64_t)(k_push * period);
+
+			if (jitter_ms)
+				t += ts_rand() % (jitter_ms * 1000ULL) * 1000;
+			t = t > last ? t : last;
+			if (t > now)
+				break;
+			last = t;
 			assert_int_equal(
-			    mix_participant_push(
-				d.a, s, F, (uint32_t)(k_push * 20),
-				SIM_T0 + (uint64_t)(k_push * period)),
+			    mix_participant_push(d.a, s, F,
+						 (uint32_t)(k_push * 20), t),
 			    0);
 			k_push++;
 		}
@@ -441,17 +453,26 @@ static void drift_run(long ppm)
 	}
 	mix_participant_stats_t st = stats_of(d.a);
 	/* 100 ppm of an hour at 8 kHz is 2880 samples. */
-	uint64_t want = (uint64_t)labs(ppm) * 3600 * 8000 / 1000000;
+	uint64_t want = (uint64_t)labs(ppm) * seconds * 8000 / 1000000;
 	uint64_t fixed = ppm > 0 ? st.samples_squeezed : st.samples_stretched;
+	uint64_t other = ppm > 0 ? st.samples_stretched : st.samples_squeezed;
 
-	print_message("%+ld ppm: delay %u ms (max %u), squeezed %llu, "
-		      "stretched %llu\n",
-		      ppm, st.delay_ms, st.delay_max_ms,
+	print_message("%+ld ppm, jitter %u ms, %u s: delay %u ms (max %u), "
+		      "squeezed %llu, stretched %llu\n",
+		      ppm, jitter_ms, seconds, st.delay_ms, st.delay_max_ms,
 		      (unsigned long long)st.samples_squeezed,
 		      (unsigned long long)st.samples_stretched);
-	assert_true(st.delay_max_ms <= 42);
-	assert_true(st.delay_ms >= 38);
-	assert_true(fixed >= want - 20 && fixed <= want + 20);
+	/* The delay stays within a few ms of the target, plus the jitter
+	 * (measured from the newest chunk's arrival, it moves with it: at
+	 * the end of a run with 10 ms of jitter it was 27-43 ms in 40 runs,
+	 * so only its maximum is asserted then). */
+	assert_true(st.delay_max_ms <= 42 + jitter_ms);
+	if (!jitter_ms)
+		assert_true(st.delay_ms >= 38);
+	/* Corrected by as much as the clocks differ, no more. */
+	assert_true(fixed - other + 20 + jitter_ms * 8 >= want &&
+		    fixed - other <= want + 20 + jitter_ms * 8);
+	/* And nothing lost. */
 	assert_int_equal(st.frames_late, 0);
 	assert_int_equal(st.frames_concealed, 0);
 	assert_int_equal(st.frames_dropped_cap, 0);
@@ -460,12 +481,36 @@ static void drift_run(long ppm)
 
 static void drift_plus_100_ppm_for_an_hour_stays_bounded(void **state)
 {
-	drift_run(100);
+	drift_run(100, 0, 3600);
 }
 
 static void drift_minus_100_ppm_for_an_hour_stays_bounded(void **state)
 {
-	drift_run(-100);
+	drift_run(-100, 0, 3600);
+}
+
+static void drift_plus_500_ppm_for_an_hour_stays_bounded(void **state)
+{
+	drift_run(500, 0, 3600);
+}
+
+static void drift_minus_500_ppm_for_an_hour_stays_bounded(void **state)
+{
+	drift_run(-500, 0, 3600);
+}
+
+/* A caller's clock 1% off: four samples a tick at most are dropped or
+ * repeated, so nothing comes after its slot, even with jitter on top. */
+static void drift_plus_1_percent_loses_nothing(void **state)
+{
+	drift_run(10000, 0, 3600);
+	drift_run(10000, 10, 600);
+}
+
+static void drift_minus_1_percent_loses_nothing(void **state)
+{
+	drift_run(-10000, 0, 3600);
+	drift_run(-10000, 10, 600);
 }
 
 /* ---- the hand-off ring ---- */
@@ -562,6 +607,10 @@ int main(void)
 	    cmocka_unit_test(delay_cap_holds_under_a_burst),
 	    cmocka_unit_test(drift_plus_100_ppm_for_an_hour_stays_bounded),
 	    cmocka_unit_test(drift_minus_100_ppm_for_an_hour_stays_bounded),
+	    cmocka_unit_test(drift_plus_500_ppm_for_an_hour_stays_bounded),
+	    cmocka_unit_test(drift_minus_500_ppm_for_an_hour_stays_bounded),
+	    cmocka_unit_test(drift_plus_1_percent_loses_nothing),
+	    cmocka_unit_test(drift_minus_1_percent_loses_nothing),
 	    cmocka_unit_test(full_ring_refuses_and_counts),
 	    cmocka_unit_test(producer_thread_and_ticking_thread_lose_nothing),
 	};
