@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "common/clock.h"
+#include "gateway/auth.h"
 #include "gateway/names.h"
 #include "gateway/proto.h"
 
@@ -302,8 +303,12 @@ static void apply_room_patch(gw_room_t *room, void *data)
 		gw_room_set_max(room, old_max); /* cannot fail: no smaller */
 		return;
 	}
-	if (rp->locked)
+	if (rp->locked && room->locked != json_is_true(rp->locked)) {
 		room->locked = json_is_true(rp->locked);
+		gw_events_room(rp->x->api->events,
+			       room->locked ? "room.locked" : "room.unlocked",
+			       room->name);
+	}
 	if (rp->password)
 		snprintf(room->password, sizeof(room->password), "%s",
 			 json_is_string(rp->password)
@@ -374,9 +379,13 @@ static void delete_room(ctx_t *x)
 {
 	closer_t cl = {x, GW_CLOSE_NORMAL, REASON_ROOM_DELETED, 0};
 
-	if (gw_registry_delete(x->api->reg, x->room, close_all_members, &cl) <
-	    0)
+	int r =
+	    gw_registry_delete(x->api->reg, x->room, close_all_members, &cl);
+
+	if (r < 0)
 		return fail(x, 404, "not_found", "no room %s", x->room);
+	if (r == 1) /* freed at once: no clock will say so */
+		gw_events_room(x->api->events, "room.closed", x->room);
 	no_content(x);
 }
 
@@ -435,9 +444,16 @@ static void participant_op(gw_room_t *room, void *data)
 		return no_content(x);
 	}
 	case GW_HTTP_PATCH:
-		if ((v = json_object_get(x->in, "muted"))) {
+		if ((v = json_object_get(x->in, "muted")) &&
+		    m->muted != json_is_true(v)) {
 			m->muted = json_is_true(v);
 			mix_participant_set_muted(m->p, m->muted);
+			gw_events_participant(x->api->events,
+					      m->muted ? "participant.muted"
+						       : "participant.unmuted",
+					      room->name, m->seat,
+					      m->info->call_sid,
+					      m->info->stream_sid);
 		}
 		if ((v = json_object_get(x->in, "deaf"))) {
 			m->deaf = json_is_true(v);
@@ -493,6 +509,53 @@ static void participant(ctx_t *x)
 
 typedef void (*handler_fn)(ctx_t *x);
 
+/* --- join tokens -------------------------------------------------------- */
+
+/* Longest life a minted token may ask for: a day. */
+#define TOKEN_TTL_MAX 86400u
+#define TOKEN_TTL_DEF 3600u
+
+static void post_token(ctx_t *x)
+{
+	const char *secret = x->api->cfg->join_secret;
+	const char *role = NULL, *identity = NULL, *key;
+	unsigned ttl = TOKEN_TTL_DEF;
+	char token[GW_TOKEN_MAX + 1], at[40];
+	time_t expires;
+	json_t *v;
+
+	if (!secret[0])
+		return fail(x, 409, "no_join_secret",
+			    "join tokens need --join-secret");
+	json_object_foreach(x->in, key, v)
+	{
+		if (!strcmp(key, "role") && json_is_string(v))
+			role = json_string_value(v);
+		else if (!strcmp(key, "identity") && json_is_string(v))
+			identity = json_string_value(v);
+		else if (!strcmp(key, "ttl_s") && json_is_integer(v) &&
+			 json_integer_value(v) >= 1 &&
+			 json_integer_value(v) <= TOKEN_TTL_MAX)
+			ttl = (unsigned)json_integer_value(v);
+		else if (!strcmp(key, "role") || !strcmp(key, "identity") ||
+			 !strcmp(key, "ttl_s"))
+			return fail(x, 422, "invalid", "bad value for \"%s\"",
+				    key);
+		else
+			return fail(x, 422, "unknown_field",
+				    "unknown field \"%s\"", key);
+	}
+	if (gw_token_mint(secret, x->room, role, ttl, identity, token,
+			  sizeof(token), &expires) < 0)
+		return fail(x, 422, "invalid",
+			    "role: 1-32 of [a-z0-9_-]; identity: printable");
+	rfc3339(at, sizeof(at), (uint64_t)expires * 1000);
+	set_json(x->resp, 201,
+		 json_pack("{s:s, s:s, s:s, s:s}", "token", token, "expires_at",
+			   at, "room", x->room, "role",
+			   role ? role : "participant"));
+}
+
 /* One path shape and its handler per method (NULL: 405). */
 typedef struct route {
 	handler_fn get, post, patch, del;
@@ -503,6 +566,7 @@ static const route_t R_ROOMS = {get_rooms, post_room, NULL, NULL};
 static const route_t R_ROOM = {get_room, NULL, patch_room, delete_room};
 static const route_t R_PARTS = {get_participants, NULL, NULL, NULL};
 static const route_t R_PART = {participant, NULL, participant, participant};
+static const route_t R_TOKENS = {NULL, post_token, NULL, NULL};
 
 /* Copies the next path segment of *p (up to '/') into out (cap bytes).
  * Returns its length, or -1 when it is empty or too long. */
@@ -537,6 +601,8 @@ static const route_t *route(ctx_t *x, const char *path, char *who, size_t cap)
 		return &R_ROOM;
 	if (!strcmp(p, "/participants"))
 		return &R_PARTS;
+	if (!strcmp(p, "/tokens"))
+		return &R_TOKENS;
 	if (strncmp(p, "/participants/", 14))
 		return NULL;
 	p += 14;

@@ -14,6 +14,15 @@
  *            JSON), 401, 403, 404, 405, 409, 413 (http.c: body over
  *            GW_API_BODY_MAX), 422 (unknown field, bad value).
  *
+ * POST /api/rooms/{room}/tokens mints a join token (auth.h) with
+ * --join-secret: {"role"?, "ttl_s"?, "identity"?} -> 201 {"token",
+ * "expires_at"}; 409 when no join secret is configured.
+ *
+ * Changes made here are announced on the live events (events.h):
+ * room.locked / room.unlocked, participant.muted / participant.unmuted,
+ * and room.closed for a deleted room that had no calls (the clock announces
+ * the others when their last call has gone).
+ *
  * Calls are closed through close_call(), which must hand the close to the
  * call's own worker (cmdq.h); the response does not wait for the close.
  *
@@ -29,6 +38,7 @@
 #include <stdint.h>
 
 #include "gateway/config.h"
+#include "gateway/events.h"
 #include "gateway/metrics.h"
 #include "gateway/room.h"
 
@@ -51,6 +61,7 @@ typedef enum gw_http_method {
 typedef struct gw_api {
 	const gw_config_t *cfg; /* cfg->admin_token */
 	gw_registry_t *reg;
+	gw_events_t *events; /* room.locked, participant.muted, ... */
 	uint64_t started_ns; /* CLOCK_MONOTONIC at start, for uptime */
 	unsigned workers;
 	/* Fills in every metric's current value (for counts). */

@@ -386,5 +386,5 @@ int gw_registry_delete(gw_registry_t *r, const char *name, gw_room_fn fn,
 	pthread_mutex_unlock(&r->lock);
 	if (free_now)
 		room_free(room);
-	return 0;
+	return free_now ? 1 : 0;
 }

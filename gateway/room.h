@@ -157,7 +157,9 @@ int gw_room_set_max(gw_room_t *room, unsigned max);
 /*
  * Deletes room name: calls fn on it (to end its calls), then forgets it, so
  * that the name is free at once; its calls leave as they close and the
- * room is freed after the last. Returns 0, or -ENOENT.
+ * room is freed after the last. Returns 1 when the room was freed at once
+ * (it had no calls), 0 when its clock frees it after its last call, or
+ * -ENOENT.
  */
 int gw_registry_delete(gw_registry_t *r, const char *name, gw_room_fn fn,
 		       void *data);

@@ -323,6 +323,7 @@ gw_server_t *gw_server_new(const gw_config_t *c)
 	s->events = gw_events_new();
 	s->clocks = gw__clocks_new(n, room_idle, s, &s->stopping);
 	s->api.reg = s->reg;
+	s->api.events = s->events;
 	if (!s->shards || !s->homes || !s->reg || !s->events || !s->clocks)
 		goto fail;
 	gw__clocks_on_talk(s->clocks, talk, s->events);

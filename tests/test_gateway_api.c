@@ -21,8 +21,11 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
+#include <time.h>
 
 #include "common/clock.h"
+#include "gateway/auth.h"
 #include "tests/support/gwtest.h"
 #include "tests/support/tsupport.h"
 
@@ -552,6 +555,108 @@ static void removed_participant_is_closed_with_4003(void **state)
 	stop_gw();
 }
 
+#define JOIN_SECRET "join-secret-for-tests"
+
+static void tokens_are_minted_with_the_join_secret(void **state)
+{
+	const char *args[] = {"--join-secret", JOIN_SECRET, NULL};
+	gw_token_claims_t cl;
+	char why[64];
+	json_t *j;
+	time_t now = time(NULL);
+
+	start_gw(args);
+	assert_int_equal(api("POST", "/api/rooms/standup/tokens",
+			     "{\"role\": \"moderator\", \"identity\": "
+			     "\"alice\", \"ttl_s\": 60}"),
+			 201);
+	j = json_loads(body, 0, NULL);
+	assert_non_null(j);
+	has("\"expires_at\"");
+	/* The token is what the gateway's own check accepts, for that room
+	 * only, with the role, identity and life asked for. */
+	assert_int_equal(
+	    gw_token_verify(JOIN_SECRET,
+			    json_string_value(json_object_get(j, "token")),
+			    "standup", now, &cl, why, sizeof(why)),
+	    0);
+	assert_string_equal(cl.role, "moderator");
+	assert_string_equal(cl.identity, "alice");
+	assert_true(cl.expires_at >= now + 59 && cl.expires_at <= now + 61);
+	assert_true(
+	    gw_token_verify(JOIN_SECRET,
+			    json_string_value(json_object_get(j, "token")),
+			    "other", now, &cl, why, sizeof(why)) < 0);
+	json_decref(j);
+	/* Defaults, bad values, unknown fields, other methods. */
+	assert_int_equal(api("POST", "/api/rooms/standup/tokens", "{}"), 201);
+	has("\"role\":\"participant\"");
+	assert_int_equal(
+	    api("POST", "/api/rooms/standup/tokens", "{\"role\": \"Boss!\"}"),
+	    422);
+	assert_int_equal(
+	    api("POST", "/api/rooms/standup/tokens", "{\"ttl_s\": 0}"), 422);
+	assert_int_equal(
+	    api("POST", "/api/rooms/standup/tokens", "{\"room\": \"x\"}"), 422);
+	assert_int_equal(api("GET", "/api/rooms/standup/tokens", NULL), 405);
+	stop_gw();
+	/* Without a join secret there is nothing to sign with. */
+	start_gw(NULL);
+	assert_int_equal(api("POST", "/api/rooms/standup/tokens", "{}"), 409);
+	has("no_join_secret");
+	stop_gw();
+}
+
+/* Reads events until one of type want; fails on a close or a time-out. */
+static void wait_event(ws_client_t *c, const char *want, const char *also)
+{
+	char needle[64];
+
+	snprintf(needle, sizeof(needle), "\"type\":\"%s\"", want);
+	for (;;) {
+		assert_int_equal(ws_recv(c, T), MC_WS_OP_TEXT);
+		if (strstr(c->msg, needle)) {
+			if (also && !strstr(c->msg, also))
+				fail_msg("%s without %s: %s", want, also,
+					 c->msg);
+			return;
+		}
+	}
+}
+
+static void api_changes_are_announced_as_events(void **state)
+{
+	ws_client_t sub, call;
+
+	start_gw(NULL);
+	assert_int_equal(ws_connect(&sub, gw.port, "/api/events", T), 0);
+	assert_int_equal(api("POST", "/api/rooms", "{\"name\": \"ev\"}"), 201);
+	join_ok(&call, "/rooms/ev", "MZev", NULL, NULL);
+	assert_int_equal(api("PATCH", "/api/rooms/ev", "{\"locked\": true}"),
+			 200);
+	wait_event(&sub, "room.locked", "\"room\":\"ev\"");
+	assert_int_equal(api("PATCH", "/api/rooms/ev", "{\"locked\": false}"),
+			 200);
+	wait_event(&sub, "room.unlocked", "\"room\":\"ev\"");
+	assert_int_equal(
+	    api("PATCH", "/api/rooms/ev/participants/1", "{\"muted\": true}"),
+	    200);
+	wait_event(&sub, "participant.muted", "\"callSid\":\"CAMZev\"");
+	assert_int_equal(
+	    api("PATCH", "/api/rooms/ev/participants/1", "{\"muted\": false}"),
+	    200);
+	wait_event(&sub, "participant.unmuted", "\"seat\":1");
+	ws_close(&call, 1000);
+	ws_free(&call);
+	/* A deleted room with no calls is closed at once, and says so. */
+	assert_int_equal(api("POST", "/api/rooms", "{\"name\": \"gone\"}"),
+			 201);
+	assert_int_equal(api("DELETE", "/api/rooms/gone", NULL), 204);
+	wait_event(&sub, "room.closed", "\"room\":\"gone\"");
+	ws_free(&sub);
+	stop_gw();
+}
+
 static int kill_gw(void **state)
 {
 	if (gw.pid > 0)
@@ -578,6 +683,8 @@ int main(void)
 	    TEST(participant_by_seat_or_call_sid_and_patch),
 	    TEST(muted_participant_is_not_heard),
 	    TEST(removed_participant_is_closed_with_4003),
+	    TEST(tokens_are_minted_with_the_join_secret),
+	    TEST(api_changes_are_announced_as_events),
 	};
 
 	ts_seed("test_gateway_api");
