@@ -164,32 +164,50 @@ static json_t *room_json(const gw_room_t *room, bool with_participants)
 
 /* --- GET /api/server ----------------------------------------------------- */
 
+/* How the server decides who may join and create, and what is unsafe
+ * about it (the same warning the start-up log gives). */
+static json_t *security_json(const gw_config_t *c)
+{
+	gw_room_policy_t policy = gw_config_policy(c);
+	json_t *warnings = json_array();
+
+	if (policy == GW_POLICY_OPEN)
+		json_array_append_new(warnings,
+				      json_string(GW_POLICY_OPEN_WARNING));
+	return json_pack("{s:s, s:b, s:b, s:b, s:b, s:o}", "room_policy",
+			 gw_room_policy_name(policy), "twilio_signatures",
+			 c->twilio_auth_token[0] != '\0', "join_tokens",
+			 c->join_secret[0] != '\0', "tls",
+			 c->tls_cert[0] != '\0', "admin_token",
+			 c->admin_token[0] != '\0', "warnings", warnings);
+}
+
 static void get_server(ctx_t *x)
 {
 	const gw_api_t *api = x->api;
 	const gw_config_t *c = api->cfg;
 	gw_metrics_t m;
+	json_t *j;
 
 	memset(&m, 0, sizeof(m));
 	api->metrics(api->data, &m);
-	set_json(
-	    x->resp, 200,
-	    json_pack("{s:s, s:I, s:i, s:{s:i, s:i, s:i, s:i, s:i, s:b}, "
-		      "s:{s:I, s:I, s:I, s:I, s:I, s:I}}",
-		      "version", CHORUS_VERSION, "uptime_s",
-		      (json_int_t)((chorus_now_ns() - api->started_ns) /
-				   CHORUS_NS_PER_S),
-		      "workers", (json_int_t)api->workers, "limits",
-		      "max_connections", (json_int_t)c->max_connections,
-		      "max_rooms", (json_int_t)c->max_rooms, "max_per_room",
-		      (json_int_t)c->max_per_room, "max_frame",
-		      (json_int_t)c->max_frame, "start_timeout_ms",
-		      (json_int_t)c->start_timeout_ms, "auto_create",
-		      c->auto_create, "counts", "connections",
-		      (json_int_t)m.connections, "rooms", (json_int_t)m.rooms,
-		      "rooms_active", (json_int_t)m.rooms_active, "accepted",
-		      (json_int_t)m.accepted, "joined", (json_int_t)m.joined,
-		      "refused", (json_int_t)m.refused));
+	j = json_pack(
+	    "{s:s, s:I, s:i, s:{s:i, s:i, s:i, s:i, s:i, s:b}, "
+	    "s:{s:I, s:I, s:I, s:I, s:I, s:I}}",
+	    "version", CHORUS_VERSION, "uptime_s",
+	    (json_int_t)((chorus_now_ns() - api->started_ns) / CHORUS_NS_PER_S),
+	    "workers", (json_int_t)api->workers, "limits", "max_connections",
+	    (json_int_t)c->max_connections, "max_rooms",
+	    (json_int_t)c->max_rooms, "max_per_room",
+	    (json_int_t)c->max_per_room, "max_frame", (json_int_t)c->max_frame,
+	    "start_timeout_ms", (json_int_t)c->start_timeout_ms, "auto_create",
+	    c->auto_create, "counts", "connections", (json_int_t)m.connections,
+	    "rooms", (json_int_t)m.rooms, "rooms_active",
+	    (json_int_t)m.rooms_active, "accepted", (json_int_t)m.accepted,
+	    "joined", (json_int_t)m.joined, "refused", (json_int_t)m.refused);
+	if (j)
+		json_object_set_new(j, "security", security_json(c));
+	set_json(x->resp, 200, j);
 }
 
 /* --- rooms --------------------------------------------------------------- */

@@ -117,6 +117,12 @@ int gw_config_validate(const gw_config_t *c, char *err);
 gw_room_policy_t gw_config_policy(const gw_config_t *c);
 const char *gw_room_policy_name(gw_room_policy_t p);
 
+/* What the start-up log and GET /api/server say of the open policy. */
+#define GW_POLICY_OPEN_WARNING                                                 \
+	"room policy open: anyone who reaches the port may create a room "     \
+	"and set its password (set --twilio-auth-token or --join-secret, or "  \
+	"--room-policy)"
+
 void gw_config_usage(FILE *f);
 /* Frees what c owns (the rooms); c itself is the caller's. */
 void gw_config_free(gw_config_t *c);

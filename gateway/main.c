@@ -74,10 +74,7 @@ int main(int argc, char **argv)
 		cfg.twilio_auth_token[0] ? ", Twilio signatures checked" : "",
 		cfg.join_secret[0] ? ", join tokens accepted" : "");
 	if (gw_config_policy(&cfg) == GW_POLICY_OPEN)
-		gw_warn("room policy open: anyone who reaches the port may "
-			"create a room and set its password (set "
-			"--twilio-auth-token or --join-secret, or "
-			"--room-policy)");
+		gw_warn("%s", GW_POLICY_OPEN_WARNING);
 	for (unsigned i = 0; i < cfg.n_rooms; i++)
 		gw_info("room %s defined by the config file (%u seats%s)",
 			cfg.rooms[i].name,

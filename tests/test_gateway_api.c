@@ -124,6 +124,9 @@ static void server_reports_version_workers_limits_counts(void **state)
 	has("\"max_rooms\":7");
 	has("\"rooms\":1");
 	has("\"connections\":1");
+	/* No secret configured: the open policy, and a warning saying so. */
+	has("\"room_policy\":\"open\"");
+	has("\"warnings\":[\"room policy open: anyone");
 	ws_free(&a);
 	stop_gw();
 }
@@ -604,6 +607,13 @@ static void tokens_are_minted_with_the_join_secret(void **state)
 	start_gw(NULL);
 	assert_int_equal(api("POST", "/api/rooms/standup/tokens", "{}"), 409);
 	has("no_join_secret");
+	stop_gw();
+	/* With a join secret the policy is authenticated and unwarned. */
+	start_gw(args);
+	assert_int_equal(api("GET", "/api/server", NULL), 200);
+	has("\"room_policy\":\"authenticated\"");
+	has("\"join_tokens\":true");
+	has("\"warnings\":[]");
 	stop_gw();
 }
 
