@@ -189,7 +189,7 @@ static void rooms_go_to_the_clock_with_fewest(void **state)
 static void deliver(gw_outq_home_t *home, gw_outq_t *q, char tag, int n)
 {
 	for (int i = 0; i < n; i++) {
-		char b[8];
+		char b[16];
 
 		snprintf(b, sizeof(b), "%c%d", tag, i);
 		gw__outq_deliver(home, q, b, strlen(b));
@@ -200,7 +200,7 @@ static void expect_frames(gw_outq_t *q, char tag, int from, int to)
 {
 	for (int i = from; i <= to; i++) {
 		const gw_out_slot_t *s = gw__outq_peek(q);
-		char b[8];
+		char b[16];
 
 		snprintf(b, sizeof(b), "%c%d", tag, i);
 		assert_non_null(s);
