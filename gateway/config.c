@@ -60,6 +60,10 @@ static const opt_t opts[] = {
      "JSON file that predefines rooms"},
     {"log-level", "CHORUS_LOG_LEVEL", OPT_LEVEL, OFF(log_level), 0, 0, 0, "L",
      "error, warn, info or debug"},
+    {"log-buffer", "CHORUS_LOG_BUFFER", OPT_UINT, OFF(log_buffer), 0, 4096,
+     67108864, "BYTES",
+     "log lines waiting for stderr; beyond it lines are dropped "
+     "(counted), never waited for"},
     {"start-timeout-ms", "CHORUS_START_TIMEOUT_MS", OPT_UINT,
      OFF(start_timeout_ms), 0, 1, 3600000, "MS",
      "close with 4008 when no start arrives in time"},
@@ -116,6 +120,7 @@ void gw_config_default(gw_config_t *c)
 	c->out_queue = 4;
 	c->sndbuf = 65536;
 	c->batch_us = 1000;
+	c->log_buffer = 262144;
 	mix_settings_default(&c->mix);
 }
 

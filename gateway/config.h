@@ -46,6 +46,7 @@ typedef struct gw_config {
 	unsigned out_queue;	   /* 4 frames queued per listener */
 	unsigned sndbuf;	   /* SO_SNDBUF of calls; 65536, 0 = kernel's */
 	unsigned batch_us;     /* 1000: a busy worker's pause between polls */
+	unsigned log_buffer;   /* 262144 bytes of lines waiting for stderr */
 	mix_settings_t mix;    /* the mixer's defaults */
 	gw_room_conf_t *rooms; /* from the config file; owned */
 	unsigned n_rooms;

@@ -22,6 +22,9 @@
 #define STACK_ULAW 2048
 /* Samples handed to the mixer per push: 120 ms at 8 kHz, whole ms. */
 #define PUSH_SAMPLES 960
+/* Per-frame events (DTMF, bad frames) logged per call before the log says
+ * that it stops logging them; the leave line has their counts. */
+#define LOG_REPEAT_MAX 5
 
 typedef enum conn_state {
 	CONN_WAIT_START = 0,
@@ -87,12 +90,16 @@ end_call(gw_conn_t *c, int code, const char *fmt, ...)
 		n = sizeof(reason) - 1;
 	snprintf(c->end, sizeof(c->end), "%d %s", code, reason);
 	if (c->state == CONN_WAIT_START) {
+		gw_esc_t er, esid, ecall, epeer;
+
 		gw__count(&c->calls->n->refused, 1);
 		gw_info("refuse code=%d reason=\"%s\" room=%s streamSid=%s "
 			"callSid=%s peer=%s",
-			code, reason,
+			code, gw_log_esc(&er, reason),
 			c->start.room[0] ? c->start.room : c->room,
-			c->start.stream_sid, c->start.call_sid, c->peer);
+			gw_log_esc(&esid, c->start.stream_sid),
+			gw_log_esc(&ecall, c->start.call_sid),
+			gw_log_esc(&epeer, c->peer));
 	}
 	lws_close_reason(c->wsi, (enum lws_close_status)code,
 			 (unsigned char *)reason, (size_t)n);
@@ -103,27 +110,14 @@ end_call(gw_conn_t *c, int code, const char *fmt, ...)
 
 /* --- admission --------------------------------------------------------- */
 
-static void printable(char *s)
-{
-	for (; *s; s++) {
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f ||
-		    *s == '"')
-			*s = '?';
-	}
-}
-
 static int on_start(gw_conn_t *c, const gw_start_t *st)
 {
 	const char *room = c->room;
 	gw_calls_t *calls = c->calls;
 	int r;
 
+	/* Kept as sent: every log line escapes them (gw_log_esc()). */
 	c->start = *st;
-	/* The Sids go on as the platform sent them (sid_json); the copies
-	 * kept for log lines must not be able to forge lines. */
-	printable(c->start.stream_sid);
-	printable(c->start.call_sid);
-	printable(c->start.account_sid);
 	if (atomic_load(calls->stopping))
 		return end_call(c, GW_CLOSE_GOING_AWAY, "server shutting down");
 	if (!room[0]) {
@@ -168,9 +162,16 @@ static int on_start(gw_conn_t *c, const gw_start_t *st)
 	gw__outq_open(&c->out, c->sid_json);
 	lws_set_timer_usecs(c->wsi, LWS_SET_TIMER_USEC_CANCEL);
 	gw__count(&calls->n->joined, 1);
-	gw_info("join room=%s seat=%u streamSid=%s callSid=%s peer=%s%s", room,
-		c->m.seat, st->stream_sid, st->call_sid, c->peer,
-		c->m.created ? " (room created)" : "");
+	{
+		gw_esc_t esid, ecall, epeer;
+
+		gw_info("join room=%s seat=%u streamSid=%s callSid=%s "
+			"peer=%s%s",
+			room, c->m.seat, gw_log_esc(&esid, st->stream_sid),
+			gw_log_esc(&ecall, st->call_sid),
+			gw_log_esc(&epeer, c->peer),
+			c->m.created ? " (room created)" : "");
+	}
 	if (c->m.start_timer)
 		gw__clock_start(calls->clocks, calls->worker, &c->m.room->tick);
 	return 0;
@@ -184,7 +185,17 @@ static int bad_frame(gw_conn_t *c, const char *why)
 	c->bad++;
 	gw__count(&c->calls->n->bad_frames, 1);
 	c->bad_run++;
-	gw_debug("bad frame streamSid=%s: %s", c->start.stream_sid, why);
+	if (c->bad <= LOG_REPEAT_MAX && gw_log_enabled(GW_LOG_DEBUG)) {
+		gw_esc_t esid, ewhy;
+
+		gw_debug("bad frame streamSid=%s: %s%s",
+			 gw_log_esc(&esid, c->start.stream_sid),
+			 gw_log_esc(&ewhy, why),
+			 c->bad == LOG_REPEAT_MAX
+			     ? " (further bad frames of this call are not "
+			       "logged; its leave line counts them)"
+			     : "");
+	}
 	if (c->bad_run >= cfg_of(c)->bad_frames_max)
 		return end_call(c, GW_CLOSE_INVALID,
 				"%llu bad frames in a row, last: %.60s",
@@ -264,8 +275,13 @@ static int on_message_joined(gw_conn_t *c, const char *buf, size_t len)
 		pthread_mutex_lock(&c->m.room->lock);
 		mix_participant_dtmf(c->m.p, msg.digit);
 		pthread_mutex_unlock(&c->m.room->lock);
-		gw_info("dtmf room=%s seat=%u digit=%c", c->m.room->name,
-			c->m.seat, msg.digit);
+		if (c->dtmf <= LOG_REPEAT_MAX)
+			gw_info("dtmf room=%s seat=%u digit=%c%s",
+				c->m.room->name, c->m.seat, msg.digit,
+				c->dtmf == LOG_REPEAT_MAX
+				    ? " (further digits of this call are not "
+				      "logged; its leave line counts them)"
+				    : "");
 		break;
 	case GW_EV_MARK:
 		c->marks++;
@@ -431,26 +447,30 @@ static void on_closed(gw_conn_t *c)
 		unsigned seat = c->m.seat;
 		mix_participant_stats_t st;
 
+		gw_esc_t esid, ecall, eend;
+
 		strcpy(room, c->m.room->name);
 		gw_registry_leave(calls->reg, &c->m, &st);
 		gw__count(&calls->n->late_frames, st.frames_late);
 		gw__count(&calls->n->capped_frames, st.frames_dropped_cap);
 		gw__count(&calls->n->concealed_frames, st.frames_concealed);
-		gw_info(
-		    "leave room=%s seat=%u streamSid=%s callSid=%s "
-		    "in=%llu out=%llu bad=%llu dropped=%llu late=%llu "
-		    "capped=%llu concealed=%llu delay_max_ms=%u "
-		    "end=\"%s\"",
-		    room, seat, c->start.stream_sid, c->start.call_sid,
-		    (unsigned long long)c->frames_in,
-		    (unsigned long long)c->out.frames_out,
-		    (unsigned long long)c->bad, (unsigned long long)dropped_out,
-		    (unsigned long long)st.frames_late,
-		    (unsigned long long)st.frames_dropped_cap,
-		    (unsigned long long)st.frames_concealed, st.delay_max_ms,
-		    c->out.failed ? "write failed"
-		    : c->end[0]	  ? c->end
-				  : "connection lost");
+		gw_info("leave room=%s seat=%u streamSid=%s callSid=%s "
+			"in=%llu out=%llu bad=%llu dropped=%llu late=%llu "
+			"capped=%llu concealed=%llu delay_max_ms=%u dtmf=%llu "
+			"end=\"%s\"",
+			room, seat, gw_log_esc(&esid, c->start.stream_sid),
+			gw_log_esc(&ecall, c->start.call_sid),
+			(unsigned long long)c->frames_in,
+			(unsigned long long)c->out.frames_out,
+			(unsigned long long)c->bad,
+			(unsigned long long)dropped_out,
+			(unsigned long long)st.frames_late,
+			(unsigned long long)st.frames_dropped_cap,
+			(unsigned long long)st.frames_concealed,
+			st.delay_max_ms, (unsigned long long)c->dtmf,
+			gw_log_esc(&eend, c->out.failed ? "write failed"
+					  : c->end[0]	? c->end
+							: "connection lost"));
 	}
 	/* No clock can deliver to this call any more. */
 	gw__outq_free(&c->out);

@@ -51,7 +51,9 @@
 	X(capped_frames, counter,                                              \
 	  "Room frames dropped at the jitter buffer's cap.")                   \
 	X(concealed_frames, counter,                                           \
-	  "Room frames concealed because a talker's audio was missing.")
+	  "Room frames concealed because a talker's audio was missing.")       \
+	X(log_dropped, counter,                                                \
+	  "Log lines dropped because stderr was not read fast enough.")
 
 #define GW__COUNTER_FIELD_counter(name) atomic_ullong name;
 #define GW__COUNTER_FIELD_gauge(name)

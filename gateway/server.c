@@ -111,6 +111,8 @@ static void metrics(void *data, gw_metrics_t *m)
 	m->rooms = rooms;
 	m->rooms_active = active;
 	m->workers = s->n_shards;
+	/* Counted by the log's own writer, not by a worker. */
+	m->log_dropped = gw_log_dropped();
 }
 
 static int shard_init(gw_server_t *s, unsigned i)
