@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -160,6 +161,7 @@ static void *writer(void *arg)
 
 int gw_log_start(size_t buffer_bytes)
 {
+	sigset_t all, old;
 	int r;
 
 	if (buffer_bytes < 4096)
@@ -170,7 +172,12 @@ int gw_log_start(size_t buffer_bytes)
 	q.cap = buffer_bytes;
 	q.head = q.len = 0;
 	q.stop = false;
+	/* The writer takes no signal: main waits for SIGINT/SIGTERM with
+	 * sigwait() and must stay the only thread they reach. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
 	r = pthread_create(&q.thread, NULL, writer, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r) {
 		free(q.buf);
 		q.buf = NULL;
