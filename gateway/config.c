@@ -67,6 +67,10 @@ static const opt_t opts[] = {
     {"start-timeout-ms", "CHORUS_START_TIMEOUT_MS", OPT_UINT,
      OFF(start_timeout_ms), 0, 1, 3600000, "MS",
      "close with 4008 when no start arrives in time"},
+    {"idle-timeout-ms", "CHORUS_IDLE_TIMEOUT_MS", OPT_UINT,
+     OFF(idle_timeout_ms), 0, 0, 86400000, "MS",
+     "close a joined call with 4008 when it sends nothing this long (0 = "
+     "never)"},
     {"max-frame", "CHORUS_MAX_FRAME", OPT_UINT, OFF(max_frame), 0, 1024,
      16777216, "BYTES", "largest WebSocket message, else 1009"},
     {"bad-frames", "CHORUS_BAD_FRAMES", OPT_UINT, OFF(bad_frames_max), 0, 1,
@@ -115,6 +119,7 @@ void gw_config_default(gw_config_t *c)
 	c->auto_create = true;
 	c->log_level = GW_LOG_INFO;
 	c->start_timeout_ms = 5000;
+	c->idle_timeout_ms = 10000;
 	c->max_frame = 65536;
 	c->bad_frames_max = 50;
 	c->out_queue = 4;

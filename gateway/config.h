@@ -41,6 +41,7 @@ typedef struct gw_config {
 	char config_file[512];	   /* "" = none */
 	gw_log_level_t log_level;  /* info */
 	unsigned start_timeout_ms; /* 5000 */
+	unsigned idle_timeout_ms;  /* 10000; 0 = never */
 	unsigned max_frame;	   /* 65536 bytes */
 	unsigned bad_frames_max;   /* 50 bad media frames in a row */
 	unsigned out_queue;	   /* 4 frames queued per listener */

@@ -42,6 +42,7 @@ struct gw_conn {
 	char room[GW_ROOM_NAME_MAX + 1]; /* from the path, else "" */
 	char peer[48];
 	uint64_t connected_ns;
+	uint64_t last_rx_ns; /* the last message's arrival (idle timeout) */
 
 	/* A message that arrived in pieces; grown to at most max_frame. */
 	char *rx;
@@ -160,7 +161,11 @@ static int on_start(gw_conn_t *c, const gw_start_t *st)
 	}
 	c->state = CONN_JOINED;
 	gw__outq_open(&c->out, c->sid_json);
-	lws_set_timer_usecs(c->wsi, LWS_SET_TIMER_USEC_CANCEL);
+	/* From here the timer watches for silence (on_timer()). */
+	lws_set_timer_usecs(c->wsi,
+			    cfg_of(c)->idle_timeout_ms
+				? (lws_usec_t)cfg_of(c)->idle_timeout_ms * 1000
+				: LWS_SET_TIMER_USEC_CANCEL);
 	gw__count(&calls->n->joined, 1);
 	{
 		gw_esc_t esid, ecall, epeer;
@@ -372,6 +377,7 @@ static int on_receive(gw_conn_t *c, const void *in, size_t len)
 
 	if (c->state == CONN_CLOSING || c->out.failed)
 		return -1;
+	c->last_rx_ns = chorus_now_ns();
 	if (lws_frame_is_binary(c->wsi))
 		return end_call(c, GW_CLOSE_UNSUPPORTED,
 				"binary frames are not accepted: "
@@ -415,6 +421,7 @@ static int on_established(gw_conn_t *c, struct lws *wsi)
 	c->calls = calls;
 	c->wsi = wsi;
 	c->connected_ns = chorus_now_ns();
+	c->last_rx_ns = c->connected_ns;
 	c->next = calls->list;
 	if (calls->list)
 		calls->list->prev = c;
@@ -489,6 +496,33 @@ static void on_closed(gw_conn_t *c)
 	c->calls = NULL;
 }
 
+/* A joined call's timer: it ends the call once nothing has arrived for
+ * --idle-timeout-ms (the platform sends media all the time, silence
+ * included), else it is set again for the time that is left. */
+static int on_idle_check(gw_conn_t *c)
+{
+	uint64_t limit =
+	    (uint64_t)cfg_of(c)->idle_timeout_ms * CHORUS_NS_PER_MS;
+	uint64_t quiet = chorus_now_ns() - c->last_rx_ns;
+	gw_esc_t esid;
+
+	if (!limit)
+		return 0;
+	if (quiet < limit) {
+		lws_set_timer_usecs(c->wsi,
+				    (lws_usec_t)((limit - quiet) / 1000 + 1));
+		return 0;
+	}
+	gw__count(&c->calls->n->idle_timeouts, 1);
+	gw_info("idle room=%s seat=%u streamSid=%s: nothing received for "
+		"%llu ms",
+		c->m.room->name, c->m.seat,
+		gw_log_esc(&esid, c->start.stream_sid),
+		(unsigned long long)(quiet / CHORUS_NS_PER_MS));
+	return end_call(c, GW_CLOSE_TIMEOUT, "nothing received for %u ms",
+			cfg_of(c)->idle_timeout_ms);
+}
+
 void gw__conn_close_all(gw_calls_t *calls, int code, const char *reason)
 {
 	for (gw_conn_t *c = calls->list; c; c = c->next) {
@@ -526,6 +560,8 @@ int gw__conn_callback(struct lws *wsi, enum lws_callback_reasons reason,
 			return end_call(c, GW_CLOSE_TIMEOUT,
 					"no start within %u ms",
 					cfg_of(c)->start_timeout_ms);
+		if (c->state == CONN_JOINED)
+			return on_idle_check(c);
 		return 0;
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 		/* lws answers the close: no audio after it. */

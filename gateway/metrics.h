@@ -52,6 +52,8 @@
 	  "Room frames dropped at the jitter buffer's cap.")                   \
 	X(concealed_frames, counter,                                           \
 	  "Room frames concealed because a talker's audio was missing.")       \
+	X(idle_timeouts, counter,                                              \
+	  "Calls closed (4008) for sending nothing for --idle-timeout-ms.")    \
 	X(log_dropped, counter,                                                \
 	  "Log lines dropped because stderr was not read fast enough.")
 

@@ -199,11 +199,76 @@ static void a_stalled_log_reader_does_not_freeze_calls(void **state)
 	close(rd);
 }
 
+/* --- idle timeout ----------------------------------------------------- */
+
+/* Streams n frames in real time, reading what comes back. */
+static void stream(ws_client_t *c, const char *sid, uint32_t *seq, int n)
+{
+	int16_t pcm[960];
+	uint64_t next = chorus_now_ns();
+
+	for (int i = 0; i < n; i++, (*seq)++) {
+		assert_int_equal(
+		    gwt_send_media(c, sid, *seq + 2, *seq * 20, silence, 160),
+		    0);
+		assert_int_equal(gwt_recv_media(c, sid, pcm, 960, 1000), 160);
+		next += FRAME_NS;
+		chorus_sleep_until(next);
+	}
+}
+
+static void a_silent_caller_is_closed_4008_after_the_idle_timeout(void **state)
+{
+	static const char *args[] = {"--idle-timeout-ms", "500", NULL};
+	gwt_proc_t g;
+	ws_client_t c;
+	uint32_t seq = 0;
+	uint64_t quiet_from;
+
+	start(&g, args);
+	assert_int_equal(
+	    gwt_call(&c, g.port, "/rooms/quiet", "MZq", NULL, NULL), 0);
+	/* Three timeouts' worth of media: the timer is set again each time. */
+	stream(&c, "MZq", &seq, 75);
+	assert_false(c.closed);
+	quiet_from = chorus_now_ns();
+	assert_int_equal(ws_wait_close(&c, T), 4008);
+	assert_true(chorus_now_ns() - quiet_from >= 450 * CHORUS_NS_PER_MS);
+	assert_non_null(strstr(c.close_reason, "nothing received for 500 ms"));
+	ws_free(&c);
+	WAIT_FOR(gwt_log_count(&g, "leave room=quiet") == 1, T);
+	assert_int_equal(gwt_log_count(&g, "idle room=quiet seat=1"), 1);
+	assert_int_equal(gwt_metric(g.port, "chorus_idle_timeouts_total"), 1);
+	stop(&g);
+}
+
+static void idle_timeout_zero_never_closes(void **state)
+{
+	static const char *args[] = {"--idle-timeout-ms", "0", NULL};
+	gwt_proc_t g;
+	ws_client_t c;
+	int16_t pcm[960];
+
+	start(&g, args);
+	assert_int_equal(gwt_call(&c, g.port, "/rooms/q0", "MZq0", NULL, NULL),
+			 0);
+	/* A listener that sends nothing still hears 1.5 s of frames. */
+	for (int i = 0; i < 75; i++)
+		assert_int_equal(gwt_recv_media(&c, "MZq0", pcm, 960, 1000),
+				 160);
+	assert_int_equal(gwt_metric(g.port, "chorus_idle_timeouts_total"), 0);
+	ws_free(&c);
+	stop(&g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(caller_strings_cannot_forge_log_lines),
 	    cmocka_unit_test(a_stalled_log_reader_does_not_freeze_calls),
+	    cmocka_unit_test(
+		a_silent_caller_is_closed_4008_after_the_idle_timeout),
+	    cmocka_unit_test(idle_timeout_zero_never_closes),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
