@@ -71,6 +71,16 @@ static const opt_t opts[] = {
      OFF(idle_timeout_ms), 0, 0, 86400000, "MS",
      "close a joined call with 4008 when it sends nothing this long (0 = "
      "never)"},
+    {"in-msg-rate", "CHORUS_IN_MSG_RATE", OPT_UINT, OFF(in_msg_rate), 0, 1,
+     1000000, "N",
+     "messages per second a call may send (the platform sends 50); the "
+     "excess is dropped, then the call closed 4029"},
+    {"in-byte-rate", "CHORUS_IN_BYTE_RATE", OPT_UINT, OFF(in_byte_rate), 0,
+     1024, 1073741824, "BYTES", "bytes per second a call may send"},
+    {"in-burst-ms", "CHORUS_IN_BURST_MS", OPT_UINT, OFF(in_burst_ms), 0, 1,
+     600000, "MS",
+     "a burst may carry this many ms of either rate at once (a platform "
+     "catching up after a stall)"},
     {"max-frame", "CHORUS_MAX_FRAME", OPT_UINT, OFF(max_frame), 0, 1024,
      16777216, "BYTES", "largest WebSocket message, else 1009"},
     {"bad-frames", "CHORUS_BAD_FRAMES", OPT_UINT, OFF(bad_frames_max), 0, 1,
@@ -120,6 +130,9 @@ void gw_config_default(gw_config_t *c)
 	c->log_level = GW_LOG_INFO;
 	c->start_timeout_ms = 5000;
 	c->idle_timeout_ms = 10000;
+	c->in_msg_rate = 250;
+	c->in_byte_rate = 131072;
+	c->in_burst_ms = 10000;
 	c->max_frame = 65536;
 	c->bad_frames_max = 50;
 	c->out_queue = 4;

@@ -42,6 +42,9 @@ typedef struct gw_config {
 	gw_log_level_t log_level;  /* info */
 	unsigned start_timeout_ms; /* 5000 */
 	unsigned idle_timeout_ms;  /* 10000; 0 = never */
+	unsigned in_msg_rate;	   /* 250 messages/s per call (5x real time) */
+	unsigned in_byte_rate;	   /* 131072 bytes/s per call (8x) */
+	unsigned in_burst_ms;	   /* 10000: a burst may carry this much */
 	unsigned max_frame;	   /* 65536 bytes */
 	unsigned bad_frames_max;   /* 50 bad media frames in a row */
 	unsigned out_queue;	   /* 4 frames queued per listener */

@@ -25,6 +25,9 @@
 /* Per-frame events (DTMF, bad frames) logged per call before the log says
  * that it stops logging them; the leave line has their counts. */
 #define LOG_REPEAT_MAX 5
+/* A bad frame weighs this many good ones in bad_score: a call whose frames
+ * are more than a third bad ends, one at a time or in a run. */
+#define BAD_WEIGHT 2
 
 typedef enum conn_state {
 	CONN_WAIT_START = 0,
@@ -61,6 +64,12 @@ struct gw_conn {
 	/* For the leave line. */
 	uint64_t frames_in, bad, bad_run, other_track, dtmf, marks;
 	uint64_t dropped_in;
+	uint64_t bad_score; /* + BAD_WEIGHT per bad frame, - 1 per good one */
+
+	/* The inbound rate (rate_ok()): each limit's theoretical arrival time
+	 * (GCRA), and messages dropped since both buckets were last full. */
+	uint64_t tat_msgs, tat_bytes;
+	uint64_t throttled, throttled_run;
 };
 
 size_t gw__conn_size(void)
@@ -184,12 +193,29 @@ static int on_start(gw_conn_t *c, const gw_start_t *st)
 
 /* --- inbound ----------------------------------------------------------- */
 
-/* A bad frame after start: dropped and counted; a long run ends the call. */
+/* A good message after start ends a run of bad ones and pays one bad frame
+ * back by half. */
+static void good_frame(gw_conn_t *c)
+{
+	c->bad_run = 0;
+	if (c->bad_score)
+		c->bad_score--;
+}
+
+/*
+ * A bad frame after start: dropped and counted. A run of --bad-frames ends
+ * the call, and so does a stream that is more than a third bad for long
+ * (a good frame between bad ones does not keep junk alive): bad_score
+ * reaches BAD_WEIGHT * --bad-frames, where a run from a clean start would.
+ */
 static int bad_frame(gw_conn_t *c, const char *why)
 {
+	uint64_t good = c->frames_in + c->other_track + c->dtmf + c->marks;
+
 	c->bad++;
 	gw__count(&c->calls->n->bad_frames, 1);
 	c->bad_run++;
+	c->bad_score += BAD_WEIGHT;
 	if (c->bad <= LOG_REPEAT_MAX && gw_log_enabled(GW_LOG_DEBUG)) {
 		gw_esc_t esid, ewhy;
 
@@ -205,6 +231,12 @@ static int bad_frame(gw_conn_t *c, const char *why)
 		return end_call(c, GW_CLOSE_INVALID,
 				"%llu bad frames in a row, last: %.60s",
 				(unsigned long long)c->bad_run, why);
+	if (c->bad_score >= (uint64_t)BAD_WEIGHT * cfg_of(c)->bad_frames_max)
+		return end_call(c, GW_CLOSE_INVALID,
+				"mostly bad frames (%llu bad, %llu good), "
+				"last: %.50s",
+				(unsigned long long)c->bad,
+				(unsigned long long)good, why);
 	return 0;
 }
 
@@ -222,7 +254,7 @@ static int on_media(gw_conn_t *c, const gw_media_t *m)
 		 * mixed, counted. */
 		c->other_track++;
 		gw__count(&c->calls->n->other_track, 1);
-		c->bad_run = 0;
+		good_frame(c);
 		return 0;
 	}
 	if (B64_DECODED_MAX(m->payload.len) > cap) {
@@ -240,7 +272,7 @@ static int on_media(gw_conn_t *c, const gw_media_t *m)
 		return bad_frame(c, "payload is not base64");
 	c->frames_in++;
 	gw__count(&c->calls->n->frames_in, 1);
-	c->bad_run = 0;
+	good_frame(c);
 	for (long off = 0; off < n; off += PUSH_SAMPLES) {
 		size_t k = (size_t)(n - off) < PUSH_SAMPLES ? (size_t)(n - off)
 							    : PUSH_SAMPLES;
@@ -276,7 +308,7 @@ static int on_message_joined(gw_conn_t *c, const char *buf, size_t len)
 	case GW_EV_DTMF:
 		c->dtmf++;
 		gw__count(&c->calls->n->dtmf, 1);
-		c->bad_run = 0;
+		good_frame(c);
 		pthread_mutex_lock(&c->m.room->lock);
 		mix_participant_dtmf(c->m.p, msg.digit);
 		pthread_mutex_unlock(&c->m.room->lock);
@@ -291,7 +323,7 @@ static int on_message_joined(gw_conn_t *c, const char *buf, size_t len)
 	case GW_EV_MARK:
 		c->marks++;
 		gw__count(&c->calls->n->marks, 1);
-		c->bad_run = 0;
+		good_frame(c);
 		break;
 	case GW_EV_STOP:
 		r = end_call(c, GW_CLOSE_NORMAL, "stop received");
@@ -368,6 +400,57 @@ static int rx_append(gw_conn_t *c, const void *in, size_t len)
 	return 0;
 }
 
+/*
+ * The inbound rate, as two GCRA buckets (messages and bytes) of
+ * --in-burst-ms each: a message passes if neither would overflow, and then
+ * costs 1 / --in-msg-rate s and len / --in-byte-rate s. Returns true if it
+ * passes. Nothing is allocated, two clock reads at most.
+ */
+static bool rate_ok(gw_conn_t *c, size_t len, uint64_t now)
+{
+	const gw_config_t *cfg = cfg_of(c);
+	uint64_t burst = (uint64_t)cfg->in_burst_ms * CHORUS_NS_PER_MS;
+	uint64_t cm = 1000000000ull / cfg->in_msg_rate;
+	uint64_t cb = (uint64_t)len * 1000000000ull / cfg->in_byte_rate;
+	uint64_t tm = c->tat_msgs > now ? c->tat_msgs : now;
+	uint64_t tb = c->tat_bytes > now ? c->tat_bytes : now;
+
+	if (tm == now && tb == now)
+		c->throttled_run = 0; /* both full again: a new start */
+	if (tm + cm - now > burst || tb + cb - now > burst)
+		return false;
+	c->tat_msgs = tm + cm;
+	c->tat_bytes = tb + cb;
+	return true;
+}
+
+/* A message over the rate: dropped unread and counted; once a second's
+ * worth (--in-msg-rate) has been dropped without the buckets filling up
+ * again, the call ends with 4029. */
+static int throttle(gw_conn_t *c)
+{
+	const gw_config_t *cfg = cfg_of(c);
+
+	c->throttled++;
+	gw__count(&c->calls->n->throttled_in, 1);
+	if (c->throttled_run++ == 0) {
+		gw_esc_t esid, epeer;
+
+		gw_info("throttle room=%s streamSid=%s peer=%s: faster than "
+			"%u messages/s or %u bytes/s, dropping the excess",
+			c->m.room ? c->m.room->name : c->room,
+			gw_log_esc(&esid, c->start.stream_sid),
+			gw_log_esc(&epeer, c->peer), cfg->in_msg_rate,
+			cfg->in_byte_rate);
+	}
+	if (c->throttled_run < cfg->in_msg_rate)
+		return 0;
+	gw__count(&c->calls->n->throttle_closes, 1);
+	return end_call(c, GW_CLOSE_FULL,
+			"too much: over %u messages/s or %u bytes/s",
+			cfg->in_msg_rate, cfg->in_byte_rate);
+}
+
 static int on_receive(gw_conn_t *c, const void *in, size_t len)
 {
 	size_t max = cfg_of(c)->max_frame;
@@ -385,6 +468,10 @@ static int on_receive(gw_conn_t *c, const void *in, size_t len)
 	if (c->rx_len + len + remaining > max)
 		return end_call(c, GW_CLOSE_TOO_BIG,
 				"message larger than %zu bytes", max);
+	if (done && !rate_ok(c, c->rx_len + len, c->last_rx_ns)) {
+		c->rx_len = 0;
+		return throttle(c);
+	}
 	if (done && c->rx_len == 0)
 		return on_message(c, in, len); /* the usual case: no copy */
 	if (rx_append(c, in, len) < 0)

@@ -52,6 +52,11 @@
 	  "Room frames dropped at the jitter buffer's cap.")                   \
 	X(concealed_frames, counter,                                           \
 	  "Room frames concealed because a talker's audio was missing.")       \
+	X(throttled_in, counter,                                               \
+	  "Inbound messages dropped for coming faster than --in-msg-rate or "  \
+	  "--in-byte-rate.")                                                   \
+	X(throttle_closes, counter,                                            \
+	  "Calls closed (4029) for staying over the inbound rate.")            \
 	X(idle_timeouts, counter,                                              \
 	  "Calls closed (4008) for sending nothing for --idle-timeout-ms.")    \
 	X(log_dropped, counter,                                                \

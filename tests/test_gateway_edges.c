@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "codec/base64.h"
 #include "common/clock.h"
 #include "tests/support/gwtest.h"
 
@@ -261,6 +262,183 @@ static void idle_timeout_zero_never_closes(void **state)
 	stop(&g);
 }
 
+/* --- inbound rate per call -------------------------------------------- */
+
+/* Sends at most n messages made by make(i), 10 a millisecond at most,
+ * until the server closes; reads what comes back. Returns how many were
+ * sent. */
+static int flood(ws_client_t *c, int n, const char *(*make)(int i))
+{
+	int i;
+
+	for (i = 0; i < n && !c->closed; i++) {
+		if (ws_send_text(c, make(i)) < 0)
+			break;
+		while (ws_recv(c, i % 10 == 9 ? 1 : 0) >= 0 && !c->closed)
+			;
+	}
+	return i;
+}
+
+static const char *small_media(int i)
+{
+	static char m[512];
+	char b64[256];
+
+	b64_encode(b64, sizeof(b64), silence, 160);
+	snprintf(m, sizeof(m),
+		 "{\"event\":\"media\",\"sequenceNumber\":\"%d\","
+		 "\"media\":{\"track\":\"inbound\",\"chunk\":\"%d\","
+		 "\"timestamp\":\"%d\",\"payload\":\"%s\"},"
+		 "\"streamSid\":\"MZflood\"}",
+		 i + 2, i + 1, i * 20, b64);
+	return m;
+}
+
+static const char *big_media(int i)
+{
+	static char m[4096];
+	static uint8_t ulaw[1600];
+	char b64[2400];
+
+	memset(ulaw, 0xff, sizeof(ulaw));
+	b64_encode(b64, sizeof(b64), ulaw, sizeof(ulaw));
+	snprintf(m, sizeof(m),
+		 "{\"event\":\"media\",\"media\":{\"track\":\"inbound\","
+		 "\"timestamp\":\"%d\",\"payload\":\"%s\"},"
+		 "\"streamSid\":\"MZflood\"}",
+		 i * 200, b64);
+	return m;
+}
+
+static void a_message_flood_is_throttled_then_closed_4029(void **state)
+{
+	static const char *args[] = {"--in-msg-rate", "100", "--in-burst-ms",
+				     "200", NULL};
+	gwt_proc_t g;
+	ws_client_t c;
+
+	start(&g, args);
+	assert_int_equal(
+	    gwt_call(&c, g.port, "/rooms/flood", "MZflood", NULL, NULL), 0);
+	/* 20 pass at once (200 ms of 100/s), then 100 dropped: closed. */
+	flood(&c, 5000, small_media);
+	if (!c.closed)
+		assert_int_equal(ws_wait_close(&c, T), 4029);
+	assert_int_equal(c.close_code, 4029);
+	assert_non_null(strstr(c.close_reason, "too much"));
+	ws_free(&c);
+	WAIT_FOR(gwt_log_count(&g, "leave room=flood") == 1, T);
+	assert_int_equal(gwt_metric(g.port, "chorus_throttled_in_total"), 100);
+	assert_int_equal(gwt_metric(g.port, "chorus_throttle_closes_total"), 1);
+	assert_int_equal(gwt_log_count(&g, "throttle room=flood"), 1);
+	assert_int_equal(gwt_log_count2(&g, "leave room=flood", "end=\"4029"),
+			 1);
+	stop(&g);
+}
+
+static void a_byte_flood_is_throttled_then_closed_4029(void **state)
+{
+	static const char *args[] = {"--in-byte-rate",
+				     "1024",
+				     "--in-burst-ms",
+				     "1000",
+				     "--in-msg-rate",
+				     "20",
+				     NULL};
+	gwt_proc_t g;
+	ws_client_t c;
+
+	start(&g, args);
+	assert_int_equal(
+	    gwt_call(&c, g.port, "/rooms/flood", "MZflood", NULL, NULL), 0);
+	/* Each message is over a second's bytes: every one is dropped, and
+	 * 20 dropped end the call. */
+	flood(&c, 5000, big_media);
+	if (!c.closed)
+		assert_int_equal(ws_wait_close(&c, T), 4029);
+	assert_int_equal(c.close_code, 4029);
+	ws_free(&c);
+	WAIT_FOR(gwt_log_count(&g, "leave room=flood") == 1, T);
+	assert_int_equal(gwt_metric(g.port, "chorus_throttled_in_total"), 20);
+	assert_int_equal(gwt_metric(g.port, "chorus_frames_in_total"), 0);
+	stop(&g);
+}
+
+static void ten_seconds_caught_up_at_once_are_not_throttled(void **state)
+{
+	gwt_proc_t g;
+	ws_client_t c;
+	uint32_t seq = 500;
+
+	start(&g, NULL);
+	assert_int_equal(
+	    gwt_call(&c, g.port, "/rooms/stall", "MZflood", NULL, NULL), 0);
+	/* A platform after a 10 s stall: 500 frames back to back. */
+	for (int i = 0; i < 500; i++)
+		assert_int_equal(ws_send_text(&c, small_media(i)), 0);
+	stream(&c, "MZflood", &seq, 25);
+	WAIT_FOR(gwt_metric(g.port, "chorus_frames_in_total") >= 525, T);
+	assert_int_equal(gwt_metric(g.port, "chorus_frames_in_total"), 525);
+	assert_int_equal(gwt_metric(g.port, "chorus_throttled_in_total"), 0);
+	ws_close(&c, 1000);
+	ws_free(&c);
+	stop(&g);
+}
+
+static const char *junk_between_good(int i)
+{
+	return i % 2 ? small_media(i) : "{\"event\":\"media\",\"media\":{";
+}
+
+static const char *one_bad_in_four(int i)
+{
+	return i % 4 ? small_media(i) : "{\"event\":\"media\",\"media\":{";
+}
+
+static void junk_cannot_keep_a_call_alive_with_good_frames_between(void **state)
+{
+	static const char *args[] = {"--bad-frames", "10", NULL};
+	gwt_proc_t g;
+	ws_client_t c;
+
+	start(&g, args);
+	assert_int_equal(
+	    gwt_call(&c, g.port, "/rooms/junk", "MZflood", NULL, NULL), 0);
+	/* Never two bad in a row; still closed at the 19th bad frame: the
+	 * k-th leaves a score of (k - 1) x (2 - 1) + 2, and 2 x 10 ends it. */
+	flood(&c, 400, junk_between_good);
+	if (!c.closed)
+		assert_int_equal(ws_wait_close(&c, T), 1007);
+	assert_int_equal(c.close_code, 1007);
+	assert_non_null(strstr(c.close_reason, "mostly bad frames"));
+	ws_free(&c);
+	WAIT_FOR(gwt_log_count(&g, "leave room=junk") == 1, T);
+	assert_int_equal(gwt_metric(g.port, "chorus_bad_frames_total"), 19);
+	stop(&g);
+}
+
+static void
+a_bad_frame_now_and_then_is_dropped_and_the_call_goes_on(void **state)
+{
+	static const char *args[] = {"--bad-frames", "10", NULL};
+	gwt_proc_t g;
+	ws_client_t c;
+	uint32_t seq = 400;
+
+	start(&g, args);
+	assert_int_equal(
+	    gwt_call(&c, g.port, "/rooms/junk", "MZflood", NULL, NULL), 0);
+	assert_int_equal(flood(&c, 400, one_bad_in_four), 400);
+	stream(&c, "MZflood", &seq, 10);
+	assert_false(c.closed);
+	ws_close(&c, 1000);
+	ws_free(&c);
+	WAIT_FOR(gwt_metric(g.port, "chorus_bad_frames_total") == 100, T);
+	assert_int_equal(gwt_metric(g.port, "chorus_bad_frames_total"), 100);
+	stop(&g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -269,6 +447,13 @@ int main(void)
 	    cmocka_unit_test(
 		a_silent_caller_is_closed_4008_after_the_idle_timeout),
 	    cmocka_unit_test(idle_timeout_zero_never_closes),
+	    cmocka_unit_test(a_message_flood_is_throttled_then_closed_4029),
+	    cmocka_unit_test(a_byte_flood_is_throttled_then_closed_4029),
+	    cmocka_unit_test(ten_seconds_caught_up_at_once_are_not_throttled),
+	    cmocka_unit_test(
+		junk_cannot_keep_a_call_alive_with_good_frames_between),
+	    cmocka_unit_test(
+		a_bad_frame_now_and_then_is_dropped_and_the_call_goes_on),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
