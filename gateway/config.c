@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "gateway/names.h"
+#include "gateway/sources.h"
 
 typedef enum opt_type {
 	OPT_UINT,
@@ -81,6 +82,22 @@ static const opt_t opts[] = {
      600000, "MS",
      "a burst may carry this many ms of either rate at once (a platform "
      "catching up after a stall)"},
+    {"max-per-source", "CHORUS_MAX_PER_SOURCE", OPT_UINT, OFF(max_per_source),
+     0, 0, 1000000, "N",
+     "connections open at once from one address, else 4029 (0 = no "
+     "limit; a provider calls from a pool of addresses)"},
+    {"handshakes-per-source", "CHORUS_HANDSHAKES_PER_SOURCE", OPT_UINT,
+     OFF(handshakes_per_source), 0, 0, 1000000, "N",
+     "WebSocket handshakes a second from one address (a second's worth "
+     "at once), else 4029 (0 = no limit)"},
+    {"max-password-failures", "CHORUS_MAX_PASSWORD_FAILURES", OPT_UINT,
+     OFF(max_password_failures), 0, 0, 1000000, "N",
+     "wrong room passwords a minute from one address; past them its "
+     "calls are refused with 4029 (0 = no limit)"},
+    {"trusted-proxy", "CHORUS_TRUSTED_PROXY", OPT_STR, OFF(trusted_proxy), 64,
+     0, 0, "CIDR",
+     "a peer in this network is a proxy: the last X-Forwarded-For hop is "
+     "the source"},
     {"max-frame", "CHORUS_MAX_FRAME", OPT_UINT, OFF(max_frame), 0, 1024,
      16777216, "BYTES", "largest WebSocket message, else 1009"},
     {"bad-frames", "CHORUS_BAD_FRAMES", OPT_UINT, OFF(bad_frames_max), 0, 1,
@@ -133,6 +150,9 @@ void gw_config_default(gw_config_t *c)
 	c->in_msg_rate = 250;
 	c->in_byte_rate = 131072;
 	c->in_burst_ms = 10000;
+	c->max_per_source = 200;
+	c->handshakes_per_source = 100;
+	c->max_password_failures = 5;
 	c->max_frame = 65536;
 	c->bad_frames_max = 50;
 	c->out_queue = 4;
@@ -516,10 +536,19 @@ int gw_config_load_file(gw_config_t *c, const char *path, char *err)
 
 int gw_config_validate(const gw_config_t *c, char *err)
 {
+	gw_cidr_t net;
+
 	if (mix_settings_validate(&c->mix) < 0) {
 		snprintf(err, GW_ERR_LEN,
 			 "invalid mixer settings (is the "
 			 "jitter cap below the target?)");
+		return -EINVAL;
+	}
+	if (c->trusted_proxy[0] && gw_cidr_parse(c->trusted_proxy, &net) < 0) {
+		snprintf(err, GW_ERR_LEN,
+			 "--trusted-proxy '%s' is not an address or a CIDR "
+			 "network",
+			 c->trusted_proxy);
 		return -EINVAL;
 	}
 	if (c->n_rooms > c->max_rooms) {

@@ -42,8 +42,9 @@ struct gw_conn {
 	gw_conn_t *prev, *next; /* the worker's calls */
 	conn_state_t state;
 	bool counted;			 /* in calls->total */
+	bool source_counted;		 /* in calls->sources */
 	char room[GW_ROOM_NAME_MAX + 1]; /* from the path, else "" */
-	char peer[48];
+	char peer[48]; /* the source (sources.h): peer or proxied client */
 	uint64_t connected_ns;
 	uint64_t last_rx_ns; /* the last message's arrival (idle timeout) */
 
@@ -130,6 +131,13 @@ static int on_start(gw_conn_t *c, const gw_start_t *st)
 	c->start = *st;
 	if (atomic_load(calls->stopping))
 		return end_call(c, GW_CLOSE_GOING_AWAY, "server shutting down");
+	/* Before the password is looked at: no more guesses from here. */
+	if (gw_sources_pw_blocked(calls->sources, c->peer, chorus_now_ns())) {
+		gw__count(&calls->n->password_throttled, 1);
+		return end_call(c, GW_CLOSE_FULL,
+				"too many wrong passwords from %s: try later",
+				c->peer);
+	}
 	if (!room[0]) {
 		if (st->has_room && !st->room_valid)
 			return end_call(c, GW_CLOSE_INVALID,
@@ -154,6 +162,7 @@ static int on_start(gw_conn_t *c, const gw_start_t *st)
 	case 0:
 		break;
 	case -EACCES:
+		gw_sources_pw_failed(calls->sources, c->peer, chorus_now_ns());
 		return end_call(c, GW_CLOSE_BAD_PASSWORD,
 				"wrong password for room %s", room);
 	case -ENOENT:
@@ -492,12 +501,20 @@ static int on_receive(gw_conn_t *c, const void *in, size_t len)
  */
 static int on_filter(gw_conn_t *c, struct lws *wsi)
 {
-	char path[256];
+	gw_calls_t *calls = gw__worker_of(wsi)->data;
+	char path[256], peer[48], xff[256];
+	bool has_xff = false;
 
 	memset(c, 0, sizeof(*c));
 	if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) < 0 ||
 	    gw_room_from_path(path, c->room) < 0)
 		return 1;
+	/* The source, while the headers are at hand. */
+	lws_get_peer_simple(wsi, peer, sizeof(peer));
+	if (calls->trusted->family)
+		has_xff = lws_hdr_copy(wsi, xff, sizeof(xff),
+				       WSI_TOKEN_X_FORWARDED_FOR) > 0;
+	gw_source_of(c->peer, peer, has_xff ? xff : NULL, calls->trusted);
 	return 0;
 }
 
@@ -515,11 +532,26 @@ static int on_established(gw_conn_t *c, struct lws *wsi)
 	calls->list = c;
 	calls->live++;
 	gw__count(&calls->n->accepted, 1);
-	lws_get_peer_simple(wsi, c->peer, sizeof(c->peer));
+	if (!c->peer[0])
+		lws_get_peer_simple(wsi, c->peer, sizeof(c->peer));
 	c->counted = true;
 	if (atomic_fetch_add(calls->total, 1) >= cfg_of(c)->max_connections)
 		return end_call(c, GW_CLOSE_FULL,
 				"server full: too many connections");
+	switch (gw_sources_enter(calls->sources, c->peer, c->connected_ns)) {
+	case 0:
+		c->source_counted = true;
+		break;
+	case -EMFILE:
+		gw__count(&calls->n->source_refused, 1);
+		return end_call(c, GW_CLOSE_FULL,
+				"too many connections from %s", c->peer);
+	default:
+		gw__count(&calls->n->source_refused, 1);
+		return end_call(c, GW_CLOSE_FULL,
+				"too many handshakes from %s: try later",
+				c->peer);
+	}
 	if (atomic_load(calls->stopping))
 		return end_call(c, GW_CLOSE_GOING_AWAY, "server shutting down");
 	if (gw__outq_init(&c->out, calls->out, wsi) < 0)
@@ -578,6 +610,8 @@ static void on_closed(gw_conn_t *c)
 	calls->live--;
 	if (c->counted)
 		atomic_fetch_sub(calls->total, 1);
+	if (c->source_counted)
+		gw_sources_leave(calls->sources, c->peer);
 	free(c->rx);
 	free(c->big);
 	c->calls = NULL;

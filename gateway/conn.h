@@ -30,6 +30,7 @@
 #include "gateway/metrics.h"
 #include "gateway/outq.h"
 #include "gateway/room.h"
+#include "gateway/sources.h"
 
 typedef struct gw_conn gw_conn_t;
 
@@ -45,6 +46,8 @@ typedef struct gw_calls {
 	atomic_uint
 	    *total; /* connections on every worker (--max-connections) */
 	const atomic_int *stopping; /* new calls are refused with 1001 */
+	gw_sources_t *sources;	    /* per-address limits, all workers' */
+	const gw_cidr_t *trusted;   /* --trusted-proxy */
 
 	/* The calls' own. */
 	gw_conn_t *list;

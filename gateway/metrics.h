@@ -57,6 +57,12 @@
 	  "--in-byte-rate.")                                                   \
 	X(throttle_closes, counter,                                            \
 	  "Calls closed (4029) for staying over the inbound rate.")            \
+	X(source_refused, counter,                                             \
+	  "Connections refused (4029) over --max-per-source or "               \
+	  "--handshakes-per-source.")                                          \
+	X(password_throttled, counter,                                         \
+	  "Calls refused (4029) from an address past "                         \
+	  "--max-password-failures.")                                          \
 	X(idle_timeouts, counter,                                              \
 	  "Calls closed (4008) for sending nothing for --idle-timeout-ms.")    \
 	X(log_dropped, counter,                                                \

@@ -44,6 +44,8 @@ struct gw_server {
 	unsigned n_shards;
 	atomic_uint n_conns;
 	atomic_int stopping;
+	gw_sources_t *sources;
+	gw_cidr_t trusted;
 };
 
 static shard_t *shard_of(struct lws *wsi)
@@ -133,6 +135,8 @@ static int shard_init(gw_server_t *s, unsigned i)
 	sh->calls.n = &sh->n;
 	sh->calls.total = &s->n_conns;
 	sh->calls.stopping = &s->stopping;
+	sh->calls.sources = s->sources;
+	sh->calls.trusted = &s->trusted;
 	gw__clocks_bind(s->clocks, i, &sh->w, &sh->out, &sh->n);
 	s->homes[i] = &sh->out;
 	return gw__outq_home_init(&sh->out, &sh->w, s->homes, s->n_shards,
@@ -164,7 +168,14 @@ gw_server_t *gw_server_new(const gw_config_t *c)
 	s->homes = calloc(n, sizeof(*s->homes));
 	s->reg = gw_registry_new(c);
 	s->clocks = gw__clocks_new(n, room_idle, s->reg, &s->stopping);
-	if (!s->shards || !s->homes || !s->reg || !s->clocks)
+	s->sources = gw_sources_new(&(gw_source_limits_t){
+	    .max_conns = c->max_per_source,
+	    .handshakes_per_s = c->handshakes_per_source,
+	    .pw_failures_per_min = c->max_password_failures,
+	});
+	if (c->trusted_proxy[0])
+		gw_cidr_parse(c->trusted_proxy, &s->trusted); /* validated */
+	if (!s->shards || !s->homes || !s->reg || !s->clocks || !s->sources)
 		goto fail;
 	s->n_shards = n;
 	for (unsigned i = 0; i < n; i++) {
@@ -231,6 +242,7 @@ void gw_server_free(gw_server_t *s)
 		gw__outq_home_free(&s->shards[i].out);
 	gw__clocks_free(s->clocks);
 	gw_registry_free(s->reg);
+	gw_sources_free(s->sources);
 	free(s->shards);
 	free(s->homes);
 	free(s);

@@ -142,8 +142,9 @@ static int start_on_pipe(gwt_proc_t *g, const char *const *extra)
 
 static void a_stalled_log_reader_does_not_freeze_calls(void **state)
 {
-	static const char *args[] = {"--workers", "1", "--log-buffer", "4096",
-				     NULL};
+	static const char *args[] = {
+	    "--workers", "1", "--log-buffer", "4096", "--handshakes-per-source",
+	    "0",	 NULL};
 	gwt_proc_t g;
 	ws_client_t c;
 	int16_t pcm[960];
@@ -439,6 +440,178 @@ a_bad_frame_now_and_then_is_dropped_and_the_call_goes_on(void **state)
 	stop(&g);
 }
 
+/* --- per source address ---------------------------------------------- */
+
+/* A path for ws_connect()/gwt_call() that adds an X-Forwarded-For header:
+ * the helper writes "GET <path> HTTP/1.1", so the header rides in the
+ * path and the rest of the request line becomes a harmless header. */
+static const char *via_proxy(char *buf, size_t cap, const char *path,
+			     const char *xff)
+{
+	snprintf(buf, cap, "%s HTTP/1.1\r\nX-Forwarded-For: %s\r\nX-Pad: x",
+		 path, xff);
+	return buf;
+}
+
+/* Expects a connection to path to be refused with 4029 and reason. */
+static void refused_4029(uint16_t port, const char *path, const char *reason)
+{
+	ws_client_t c;
+
+	assert_int_equal(ws_connect(&c, port, path, T), 0);
+	assert_int_equal(ws_wait_close(&c, T), 4029);
+	assert_non_null(strstr(c.close_reason, reason));
+	ws_free(&c);
+}
+
+static void connections_from_one_address_are_limited(void **state)
+{
+	static const char *args[] = {"--max-per-source", "2", NULL};
+	gwt_proc_t g;
+	ws_client_t a, b, c;
+	int16_t pcm[960];
+
+	start(&g, args);
+	assert_int_equal(gwt_call(&a, g.port, "/rooms/src", "MZa", NULL, NULL),
+			 0);
+	assert_int_equal(gwt_call(&b, g.port, "/rooms/src", "MZb", NULL, NULL),
+			 0);
+	assert_int_equal(gwt_recv_media(&b, "MZb", pcm, 960, T), 160);
+	refused_4029(g.port, "/rooms/src",
+		     "too many connections from 127.0.0.1");
+	assert_int_equal(gwt_metric(g.port, "chorus_source_refused_total"), 1);
+	assert_int_equal(gwt_log_count2(&g, "refuse code=4029",
+					"too many connections from 127.0.0.1"),
+			 1);
+	/* One leaves: a place for the next. */
+	ws_close(&a, 1000);
+	ws_free(&a);
+	WAIT_FOR(gwt_log_count(&g, "leave room=src") == 1, T);
+	assert_int_equal(gwt_call(&c, g.port, "/rooms/src", "MZc", NULL, NULL),
+			 0);
+	assert_int_equal(gwt_recv_media(&c, "MZc", pcm, 960, T), 160);
+	ws_free(&b);
+	ws_free(&c);
+	stop(&g);
+}
+
+static void handshakes_from_one_address_are_rate_limited(void **state)
+{
+	static const char *args[] = {"--handshakes-per-source", "5",
+				     "--trusted-proxy", "127.0.0.0/8", NULL};
+	gwt_proc_t g;
+	char path[256];
+	int refused = 0;
+	ws_client_t c[10];
+
+	start(&g, args);
+	/* Ten at once (gwt_start's /healthz polls are not upgrades). */
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(ws_connect(&c[i], g.port, "/rooms/hs", T), 0);
+	for (int i = 0; i < 10; i++) {
+		if (ws_recv(&c[i], 300) == MC_WS_OP_CLOSE &&
+		    c[i].close_code == 4029) {
+			assert_non_null(
+			    strstr(c[i].close_reason, "too many handshakes"));
+			refused++;
+		}
+		ws_free(&c[i]);
+	}
+	/* 5 pass at once (a second's worth), maybe one more as the rate
+	 * refills while the machine is slow. */
+	assert_in_range(refused, 4, 5);
+	/* Another address, through the proxy, is not held back. */
+	refused = 0;
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(
+		    ws_connect(&c[i], g.port,
+			       via_proxy(path, sizeof(path), "/rooms/hs",
+					 "203.0.113.9"),
+			       T),
+		    0);
+	}
+	for (int i = 0; i < 3; i++) {
+		if (ws_recv(&c[i], 300) == MC_WS_OP_CLOSE)
+			refused++;
+		ws_free(&c[i]);
+	}
+	assert_int_equal(refused, 0);
+	assert_int_equal(
+	    gwt_metric(g.port, "chorus_source_refused_total"),
+	    gwt_log_count(&g, "too many handshakes from 127.0.0.1"));
+	stop(&g);
+}
+
+static void wrong_passwords_are_throttled_per_address_4029(void **state)
+{
+	static const char *args[] = {"--max-password-failures", "2",
+				     "--trusted-proxy", "127.0.0.1", NULL};
+	gwt_proc_t g;
+	ws_client_t owner, c;
+	char path[256];
+	int16_t pcm[960];
+
+	start(&g, args);
+	assert_int_equal(
+	    gwt_call(&owner, g.port, "/rooms/vault", "MZo", NULL, "secret"), 0);
+	assert_int_equal(gwt_recv_media(&owner, "MZo", pcm, 960, T), 160);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(
+		    gwt_call(&c, g.port, "/rooms/vault", "MZg", NULL, "guess"),
+		    0);
+		assert_int_equal(ws_wait_close(&c, T), 4001);
+		ws_free(&c);
+	}
+	/* The budget is spent: even the right password is not looked at. */
+	assert_int_equal(
+	    gwt_call(&c, g.port, "/rooms/vault", "MZg", NULL, "secret"), 0);
+	assert_int_equal(ws_wait_close(&c, T), 4029);
+	assert_non_null(strstr(c.close_reason, "too many wrong passwords"));
+	ws_free(&c);
+	assert_int_equal(gwt_metric(g.port, "chorus_password_throttled_total"),
+			 1);
+	assert_int_equal(gwt_log_count2(&g, "refuse code=4029",
+					"too many wrong passwords from "
+					"127.0.0.1"),
+			 1);
+	/* Another caller behind the proxy is not blocked. */
+	assert_int_equal(gwt_call(&c, g.port,
+				  via_proxy(path, sizeof(path), "/rooms/vault",
+					    "198.51.100.4"),
+				  "MZp", NULL, "secret"),
+			 0);
+	assert_int_equal(gwt_recv_media(&c, "MZp", pcm, 960, T), 160);
+	ws_free(&c);
+	ws_free(&owner);
+	stop(&g);
+}
+
+static void x_forwarded_for_counts_only_from_the_trusted_proxy(void **state)
+{
+	static const char *trusted[] = {"--trusted-proxy", "127.0.0.0/8", NULL};
+	static const char *other[] = {"--trusted-proxy", "10.0.0.0/8", NULL};
+	gwt_proc_t g;
+	ws_client_t c;
+	char path[256];
+	int16_t pcm[960];
+
+	via_proxy(path, sizeof(path), "/rooms/px", "1.1.1.1, 203.0.113.7");
+	start(&g, trusted);
+	assert_int_equal(gwt_call(&c, g.port, path, "MZpx", NULL, NULL), 0);
+	assert_int_equal(gwt_recv_media(&c, "MZpx", pcm, 960, T), 160);
+	assert_int_equal(gwt_log_count2(&g, "join room=px", "peer=203.0.113.7"),
+			 1);
+	ws_free(&c);
+	stop(&g);
+	start(&g, other);
+	assert_int_equal(gwt_call(&c, g.port, path, "MZpx", NULL, NULL), 0);
+	assert_int_equal(gwt_recv_media(&c, "MZpx", pcm, 960, T), 160);
+	assert_int_equal(gwt_log_count2(&g, "join room=px", "peer=127.0.0.1"),
+			 1);
+	ws_free(&c);
+	stop(&g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -454,6 +627,11 @@ int main(void)
 		junk_cannot_keep_a_call_alive_with_good_frames_between),
 	    cmocka_unit_test(
 		a_bad_frame_now_and_then_is_dropped_and_the_call_goes_on),
+	    cmocka_unit_test(connections_from_one_address_are_limited),
+	    cmocka_unit_test(handshakes_from_one_address_are_rate_limited),
+	    cmocka_unit_test(wrong_passwords_are_throttled_per_address_4029),
+	    cmocka_unit_test(
+		x_forwarded_for_counts_only_from_the_trusted_proxy),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
