@@ -518,6 +518,44 @@ static int on_filter(gw_conn_t *c, struct lws *wsi)
 	return 0;
 }
 
+/*
+ * Before lws answers an upgrade (LWS_CALLBACK_HTTP_CONFIRM_UPGRADE): a path
+ * that is no call's gets an HTTP answer with the reason, not a dropped
+ * connection. Returns 0 to let the upgrade go on, 1 once it has answered
+ * (lws then ends the transaction), -1 to hang up.
+ */
+static int on_confirm_upgrade(struct lws *wsi)
+{
+	gw_calls_t *calls = gw__worker_of(wsi)->data;
+	char path[256], room[GW_ROOM_NAME_MAX + 1], peer[48];
+	unsigned status;
+	const char *why;
+	gw_esc_t epath, epeer;
+
+	if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) < 0)
+		path[0] = '\0'; /* too long: no call's path */
+	switch (gw_upgrade_path(path, room)) {
+	case 0:
+	case 1:
+		return 0;
+	case -EINVAL:
+		status = HTTP_STATUS_BAD_REQUEST;
+		why = "invalid room name: 1-64 of [A-Za-z0-9._-]";
+		break;
+	default:
+		status = HTTP_STATUS_NOT_FOUND;
+		why = "no such path: connect to /rooms/ROOM or /";
+		break;
+	}
+	lws_get_peer_simple(wsi, peer, sizeof(peer));
+	gw__count(&calls->n->handshake_refused, 1);
+	gw_info("refuse http=%u reason=\"%s\" path=%s peer=%s", status, why,
+		gw_log_esc(&epath, path), gw_log_esc(&epeer, peer));
+	if (lws_return_http_status(wsi, status, why))
+		return -1;
+	return 1;
+}
+
 static int on_established(gw_conn_t *c, struct lws *wsi)
 {
 	gw_calls_t *calls = gw__worker_of(wsi)->data;
@@ -665,6 +703,8 @@ int gw__conn_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	gw_conn_t *c = user;
 
 	switch (reason) {
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		return on_confirm_upgrade(wsi);
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		return on_filter(c, wsi);
 	case LWS_CALLBACK_ESTABLISHED:

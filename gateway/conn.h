@@ -3,8 +3,8 @@
  * the state machine that admits it to a room, feeds its audio to the mixer
  * and ends it with the close code docs/protocol.md gives.
  *
- *   upgrade   the path must be / or /rooms/<room> (a valid name); lws
- *             drops any other upgrade without a response
+ *   upgrade   the path must be / or /rooms/<room> (a valid name); any
+ *             other is answered 404, an invalid name 400 (gw_upgrade_path())
  *   WAIT_START  connected, mark, dtmf ignored; start joins the room
  *             (4001, 4004, 4029 refuse it); anything else, or no start
  *             within --start-timeout-ms, ends it (1007, 4008)

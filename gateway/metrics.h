@@ -63,6 +63,9 @@
 	X(password_throttled, counter,                                         \
 	  "Calls refused (4029) from an address past "                         \
 	  "--max-password-failures.")                                          \
+	X(handshake_refused, counter,                                          \
+	  "WebSocket upgrades answered 404 (unknown path) or 400 (invalid "    \
+	  "room name).")                                                       \
 	X(idle_timeouts, counter,                                              \
 	  "Calls closed (4008) for sending nothing for --idle-timeout-ms.")    \
 	X(log_dropped, counter,                                                \

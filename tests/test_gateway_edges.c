@@ -612,6 +612,54 @@ static void x_forwarded_for_counts_only_from_the_trusted_proxy(void **state)
 	stop(&g);
 }
 
+/* --- HTTP answers at the handshake ------------------------------------ */
+
+static void an_upgrade_on_no_call_s_path_is_answered_404_or_400(void **state)
+{
+	static const struct {
+		const char *path;
+		int status;
+	} cases[] = {
+	    {"/elsewhere", 404},
+	    {"/healthz", 404}, /* an upgrade: /healthz is plain HTTP */
+	    {"/roomsx/a", 404},
+	    {"/rooms/bad%20name", 400},
+	    {"/rooms/", 400},
+	    {"/rooms/a123456789b123456789c123456789d123456789e123456789f12345"
+	     "6789g12345",
+	     400},
+	};
+	gwt_proc_t g;
+	ws_client_t c;
+	char body[512];
+
+	start(&g, NULL);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		assert_int_equal(ws_connect(&c, g.port, cases[i].path, T),
+				 -EPROTO);
+		assert_int_equal(c.http_status, cases[i].status);
+		ws_free(&c);
+	}
+	assert_int_equal(gwt_metric(g.port, "chorus_handshake_refused_total"),
+			 6);
+	assert_int_equal(gwt_log_count2(&g, "refuse http=404",
+					"no such path: connect to /rooms/ROOM"),
+			 3);
+	assert_int_equal(
+	    gwt_log_count2(&g, "refuse http=400", "invalid room name"), 3);
+	/* Calls' paths still upgrade; plain HTTP is still served. */
+	assert_int_equal(ws_connect(&c, g.port, "/rooms/ok/anything", T), 0);
+	ws_free(&c);
+	assert_int_equal(ws_connect(&c, g.port, "/", T), 0);
+	ws_free(&c);
+	assert_int_equal(ws_http_get(g.port, "/healthz", body, sizeof(body), T),
+			 200);
+	assert_int_equal(ws_http_get(g.port, "/metrics", body, sizeof(body), T),
+			 200);
+	assert_int_equal(ws_http_get(g.port, "/elsewhere", NULL, 0, T), 404);
+	stop(&g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -632,6 +680,8 @@ int main(void)
 	    cmocka_unit_test(wrong_passwords_are_throttled_per_address_4029),
 	    cmocka_unit_test(
 		x_forwarded_for_counts_only_from_the_trusted_proxy),
+	    cmocka_unit_test(
+		an_upgrade_on_no_call_s_path_is_answered_404_or_400),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

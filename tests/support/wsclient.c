@@ -142,7 +142,7 @@ int ws_connect(ws_client_t *c, uint16_t port, const char *path, int timeout_ms)
 		    (end = memmem(c->rbuf, c->rlen, "\r\n\r\n", 4))) {
 			size_t hl = (size_t)(end - (char *)c->rbuf) + 4;
 
-			if (sscanf((char *)c->rbuf, "HTTP/1.1 %d",
+			if (sscanf((char *)c->rbuf, "HTTP/1.%*d %d",
 				   &c->http_status) != 1)
 				c->http_status = 0;
 			memmove(c->rbuf, c->rbuf + hl, c->rlen - hl);
