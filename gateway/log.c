@@ -124,6 +124,7 @@ static void ring_put(const char *line, size_t n)
 static void *writer(void *arg)
 {
 	(void)arg;
+	gw_log_thread_name("log");
 	pthread_mutex_lock(&q.lock);
 	for (;;) {
 		size_t n;
