@@ -24,6 +24,7 @@ typedef enum opt_type {
 	OPT_BOOL,
 	OPT_LEVEL,
 	OPT_NORM,
+	OPT_POLICY,
 } opt_type_t;
 
 /* One setting: its flag, its environment variable, where it lives. */
@@ -55,8 +56,27 @@ static const opt_t opts[] = {
      100000, "N", "maximum participants per room"},
     {"auto-create", "CHORUS_AUTO_CREATE", OPT_BOOL, OFF(auto_create), 0, 0, 0,
      NULL,
-     "create rooms on first join (--no-auto-create: only the "
-     "config file's rooms)"},
+     "create rooms on first join (--no-auto-create: the same as "
+     "--room-policy closed)"},
+    {"room-policy", "CHORUS_ROOM_POLICY", OPT_POLICY, OFF(room_policy), 0, 0, 0,
+     "P",
+     "who may create a room by joining: open, authenticated or closed "
+     "(default: authenticated with a Twilio auth token or join secret, "
+     "else open)"},
+    {"twilio-auth-token", "TWILIO_AUTH_TOKEN", OPT_STR, OFF(twilio_auth_token),
+     128, 0, 0, "TOKEN",
+     "every WebSocket upgrade must carry a valid X-Twilio-Signature made "
+     "with this token (else HTTP 403)"},
+    {"public-url", "CHORUS_PUBLIC_URL", OPT_STR, OFF(public_url), 256, 0, 0,
+     "URL",
+     "scheme and host the platform uses, e.g. wss://chorus.example.com, "
+     "for signatures behind a proxy (default: wss:// + Host header)"},
+    {"join-secret", "CHORUS_JOIN_SECRET", OPT_STR, OFF(join_secret), 256, 0, 0,
+     "SECRET", "HS256 key of join tokens (customParameters.token)"},
+    {"tls-cert", "CHORUS_TLS_CERT", OPT_STR, OFF(tls_cert), 512, 0, 0, "FILE",
+     "PEM certificate (chain): serve wss:// and https:// (with --tls-key)"},
+    {"tls-key", "CHORUS_TLS_KEY", OPT_STR, OFF(tls_key), 512, 0, 0, "FILE",
+     "PEM private key of --tls-cert"},
     {"config", "CHORUS_CONFIG", OPT_STR, OFF(config_file), 512, 0, 0, "FILE",
      "JSON file that predefines rooms"},
     {"log-level", "CHORUS_LOG_LEVEL", OPT_LEVEL, OFF(log_level), 0, 0, 0, "L",
@@ -110,6 +130,10 @@ static const opt_t opts[] = {
     {"batch-us", "CHORUS_BATCH_US", OPT_UINT, OFF(batch_us), 0, 0, 5000, "US",
      "a worker gathers events this long between polls, at most, so one "
      "wake-up serves many calls (0 = wake for each)"},
+    {"admin-token", "CHORUS_ADMIN_TOKEN", OPT_STR, OFF(admin_token), 256, 0, 0,
+     "TOKEN",
+     "bearer token for /api/ (none: the API answers loopback clients only); "
+     "prefer the environment variable, which ps does not show"},
     {"window-ms", "CHORUS_WINDOW_MS", OPT_UINT, OFF(mix.window_ms), 0, 0, 10000,
      "MS", "mixer alignment window"},
     {"jitter-target-ms", "CHORUS_JITTER_TARGET_MS", OPT_UINT,
@@ -133,6 +157,12 @@ static const opt_t opts[] = {
 };
 
 #define N_OPTS (sizeof(opts) / sizeof(*opts))
+
+/* A setting whose value never goes into a message. */
+static bool secret(const opt_t *o)
+{
+	return o->off == OFF(twilio_auth_token) || o->off == OFF(join_secret);
+}
 
 void gw_config_default(gw_config_t *c)
 {
@@ -177,6 +207,36 @@ static int parse_bool(const char *s, bool *out)
 	return -EINVAL;
 }
 
+static const char *const policy_names[] = {"default", "open", "authenticated",
+					   "closed"};
+
+static int policy_parse(const char *s, gw_room_policy_t *out)
+{
+	for (int p = GW_POLICY_OPEN; p <= GW_POLICY_CLOSED; p++) {
+		if (!strcmp(s, policy_names[p])) {
+			*out = (gw_room_policy_t)p;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+const char *gw_room_policy_name(gw_room_policy_t p)
+{
+	return p <= GW_POLICY_CLOSED ? policy_names[p] : "?";
+}
+
+gw_room_policy_t gw_config_policy(const gw_config_t *c)
+{
+	if (!c->auto_create)
+		return GW_POLICY_CLOSED;
+	if (c->room_policy != GW_POLICY_DEFAULT)
+		return c->room_policy;
+	return c->twilio_auth_token[0] || c->join_secret[0]
+		   ? GW_POLICY_AUTHENTICATED
+		   : GW_POLICY_OPEN;
+}
+
 /* Sets one option from text. Returns 0 or -EINVAL. */
 static int set_opt(gw_config_t *c, const opt_t *o, const char *val)
 {
@@ -217,6 +277,8 @@ static int set_opt(gw_config_t *c, const opt_t *o, const char *val)
 		return gw_log_level_parse(val, (gw_log_level_t *)(void *)base);
 	case OPT_NORM:
 		return mix_norm_parse(val, (mix_norm_t *)(void *)base);
+	case OPT_POLICY:
+		return policy_parse(val, (gw_room_policy_t *)(void *)base);
 	}
 	return -EINVAL;
 }
@@ -230,7 +292,8 @@ int gw_config_from_env(gw_config_t *c, char *err)
 			continue;
 		if (set_opt(c, &opts[i], v) < 0) {
 			snprintf(err, GW_ERR_LEN, "bad value for %s: '%s'",
-				 opts[i].env, v);
+				 opts[i].env,
+				 secret(&opts[i]) ? "(hidden)" : v);
 			return -EINVAL;
 		}
 	}
@@ -266,6 +329,11 @@ static void opt_value(const gw_config_t *c, const opt_t *o, char *buf,
 		snprintf(
 		    buf, cap, "%s",
 		    mix_norm_name(*(const mix_norm_t *)(const void *)base));
+		break;
+	case OPT_POLICY:
+		snprintf(buf, cap, "%s",
+			 gw_room_policy_name(
+			     *(const gw_room_policy_t *)(const void *)base));
 		break;
 	}
 }
@@ -340,7 +408,7 @@ int gw_config_from_args(gw_config_t *c, int argc, char **argv, char *err)
 			if (set_opt(c, o, optarg) < 0) {
 				snprintf(err, GW_ERR_LEN,
 					 "bad value for --%s: '%s'", o->flag,
-					 optarg);
+					 secret(o) ? "(hidden)" : optarg);
 				return -EINVAL;
 			}
 			continue;
@@ -358,8 +426,8 @@ int gw_config_from_args(gw_config_t *c, int argc, char **argv, char *err)
 }
 
 /* Reads a room's "mixer" object over the server's settings. */
-static int room_mixer(json_t *jm, mix_settings_t *m, const char *room,
-		      char *err)
+int gw_config_mixer_json(json_t *jm, mix_settings_t *m, const char *room,
+			 char *err)
 {
 	static const struct {
 		const char *key;
@@ -430,7 +498,8 @@ bad:
 	return -EINVAL;
 }
 
-static int load_room(gw_config_t *c, json_t *jr, gw_room_conf_t *r, char *err)
+int gw_config_room_json(const gw_config_t *c, json_t *jr, gw_room_conf_t *r,
+			char *err)
 {
 	json_t *name = json_object_get(jr, "name");
 	json_t *pw = json_object_get(jr, "password");
@@ -482,7 +551,7 @@ static int load_room(gw_config_t *c, json_t *jr, gw_room_conf_t *r, char *err)
 	}
 	r->mix = c->mix;
 	if (mixer)
-		return room_mixer(mixer, &r->mix, r->name, err);
+		return gw_config_mixer_json(mixer, &r->mix, r->name, err);
 	return 0;
 }
 
@@ -517,7 +586,7 @@ int gw_config_load_file(gw_config_t *c, const char *path, char *err)
 	for (size_t i = 0; i < n && !ret; i++) {
 		gw_room_conf_t *r = &c->rooms[i];
 
-		ret = load_room(c, json_array_get(rooms, i), r, err);
+		ret = gw_config_room_json(c, json_array_get(rooms, i), r, err);
 		for (size_t j = 0; j < i && !ret; j++) {
 			if (!strcmp(c->rooms[j].name, r->name)) {
 				snprintf(err, GW_ERR_LEN,
@@ -549,6 +618,17 @@ int gw_config_validate(const gw_config_t *c, char *err)
 			 "--trusted-proxy '%s' is not an address or a CIDR "
 			 "network",
 			 c->trusted_proxy);
+		return -EINVAL;
+	}
+	if (!c->tls_cert[0] != !c->tls_key[0]) {
+		snprintf(err, GW_ERR_LEN,
+			 "--tls-cert and --tls-key go together");
+		return -EINVAL;
+	}
+	if (c->public_url[0] && strncmp(c->public_url, "wss://", 6) &&
+	    strncmp(c->public_url, "ws://", 5)) {
+		snprintf(err, GW_ERR_LEN,
+			 "--public-url must start with wss:// (or ws://)");
 		return -EINVAL;
 	}
 	if (c->n_rooms > c->max_rooms) {

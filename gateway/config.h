@@ -22,6 +22,8 @@
 
 #define GW_ERR_LEN 256
 
+struct json_t; /* jansson's */
+
 /* A room an administrator defined in the config file. */
 typedef struct gw_room_conf {
 	char name[GW_ROOM_NAME_MAX + 1];
@@ -29,6 +31,14 @@ typedef struct gw_room_conf {
 	unsigned max_participants;	    /* 0 = the server's limit */
 	mix_settings_t mix;
 } gw_room_conf_t;
+
+/* Who may create a room by joining it (--room-policy). */
+typedef enum gw_room_policy {
+	GW_POLICY_DEFAULT = 0, /* authenticated if a secret is set, else open */
+	GW_POLICY_OPEN,	       /* anyone */
+	GW_POLICY_AUTHENTICATED, /* a signed stream or a valid join token */
+	GW_POLICY_CLOSED,	 /* only the config file (or the API) */
+} gw_room_policy_t;
 
 typedef struct gw_config {
 	unsigned port;		   /* 8080 */
@@ -55,6 +65,13 @@ typedef struct gw_config {
 	unsigned sndbuf;       /* SO_SNDBUF of calls; 65536, 0 = kernel's */
 	unsigned batch_us;     /* 1000: a busy worker's pause between polls */
 	unsigned log_buffer;   /* 262144 bytes of lines waiting for stderr */
+	char admin_token[256]; /* "" = the admin API answers loopback only */
+	char twilio_auth_token[128];  /* "" = stream signatures not checked */
+	char public_url[256];	      /* "" = wss:// + the Host header */
+	char join_secret[256];	      /* "" = join tokens not accepted */
+	gw_room_policy_t room_policy; /* as set; see gw_config_policy() */
+	char tls_cert[512];	      /* "" = plain ws:// and http:// */
+	char tls_key[512];
 	mix_settings_t mix;    /* the mixer's defaults */
 	gw_room_conf_t *rooms; /* from the config file; owned */
 	unsigned n_rooms;
@@ -81,8 +98,30 @@ int gw_config_from_args(gw_config_t *c, int argc, char **argv, char *err);
  */
 int gw_config_load_file(gw_config_t *c, const char *path, char *err);
 
+/*
+ * Reads one room as the config file describes it ({"name", "password"?,
+ * "max_participants"?, "mixer"?}; jr is a jansson json_t *) over c's mixer
+ * settings into *r. Returns 0, or -EINVAL with a message in err. The admin
+ * API's POST /api/rooms uses it too.
+ */
+int gw_config_room_json(const gw_config_t *c, struct json_t *jr,
+			gw_room_conf_t *r, char *err);
+
+/* Reads a room's "mixer" object (jm, a json_t *) over the settings in *m,
+ * for room (named in messages). Returns 0, or -EINVAL with err. */
+int gw_config_mixer_json(struct json_t *jm, mix_settings_t *m, const char *room,
+			 char *err);
+
 /* Checks the combination of settings. Returns 0 or -EINVAL with err. */
 int gw_config_validate(const gw_config_t *c, char *err);
+
+/*
+ * The room policy in force: closed with --no-auto-create, else the one set,
+ * else authenticated when a Twilio auth token or a join secret is set, else
+ * open.
+ */
+gw_room_policy_t gw_config_policy(const gw_config_t *c);
+const char *gw_room_policy_name(gw_room_policy_t p);
 
 void gw_config_usage(FILE *f);
 /* Frees what c owns (the rooms); c itself is the caller's. */

@@ -9,9 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "codec/g711.h"
 #include "common/clock.h"
+#include "gateway/auth.h"
 #include "gateway/log.h"
 #include "gateway/media_parse.h"
 #include "gateway/names.h"
@@ -43,6 +45,7 @@ struct gw_conn {
 	conn_state_t state;
 	bool counted;			 /* in calls->total */
 	bool source_counted;		 /* in calls->sources */
+	bool signed_stream;		 /* a valid X-Twilio-Signature */
 	char room[GW_ROOM_NAME_MAX + 1]; /* from the path, else "" */
 	char peer[48]; /* the source (sources.h): peer or proxied client */
 	uint64_t connected_ns;
@@ -55,6 +58,7 @@ struct gw_conn {
 
 	gw_start_t start;
 	char sid_json[GW_SID_JSON_MAX];
+	gw_call_info_t info; /* what the admin API shows */
 	gw_member_t m;
 	gw_outq_t out;
 
@@ -72,6 +76,9 @@ struct gw_conn {
 	uint64_t tat_msgs, tat_bytes;
 	uint64_t throttled, throttled_run;
 };
+
+/* Names each connection for commands (cmdq.h): never reused. */
+static atomic_uint_fast64_t next_id = 1;
 
 size_t gw__conn_size(void)
 {
@@ -121,14 +128,75 @@ end_call(gw_conn_t *c, int code, const char *fmt, ...)
 
 /* --- admission --------------------------------------------------------- */
 
-static int on_start(gw_conn_t *c, const gw_start_t *st)
+/*
+ * Who the call is (a signed stream, a join token) and so how it may enter:
+ * returns the registry's GW_JOIN_* flags, or -EACCES with the close reason
+ * in c->end (end_call() then overwrites it). A token is checked only when
+ * a join secret is set; without one it is ignored like any other parameter.
+ */
+static int admission(gw_conn_t *c, const gw_start_t *st, const char *room)
 {
+	const gw_config_t *cfg = cfg_of(c);
+	gw_room_policy_t policy = gw_config_policy(cfg);
+	bool token_ok = false;
+	unsigned flags = 0;
+
+	if (st->token && cfg->join_secret[0]) {
+		gw_esc_t erole, eid, esid, epeer;
+		gw_token_claims_t cl;
+		char why[64];
+
+		if (gw_token_verify(cfg->join_secret, st->token, room,
+				    time(NULL), &cl, why, sizeof(why)) < 0) {
+			snprintf(c->end, sizeof(c->end), "invalid token: %s",
+				 why);
+			return -EACCES;
+		}
+		token_ok = true;
+		gw_info("token accepted room=%s role=%s identity=%s "
+			"streamSid=%s peer=%s",
+			room, gw_log_esc(&erole, cl.role),
+			gw_log_esc(&eid, cl.identity),
+			gw_log_esc(&esid, c->start.stream_sid),
+			gw_log_esc(&epeer, c->peer));
+	}
+	if (cfg->twilio_auth_token[0] && !c->signed_stream && !token_ok) {
+		snprintf(c->end, sizeof(c->end),
+			 "stream not signed: a join token is required");
+		return -EACCES;
+	}
+	if (policy == GW_POLICY_OPEN || (policy == GW_POLICY_AUTHENTICATED &&
+					 (c->signed_stream || token_ok)))
+		flags |= GW_JOIN_MAY_CREATE;
+	if (token_ok)
+		flags |= GW_JOIN_TRUSTED;
+	return (int)flags;
+}
+
+/* What the admin API shows of the call (room.h). */
+static void set_info(gw_conn_t *c, const gw_msg_t *msg)
+{
+	struct timespec now;
+
+	strcpy(c->info.call_sid, c->start.call_sid);
+	strcpy(c->info.stream_sid, c->start.stream_sid);
+	free(c->info.params);
+	c->info.params = gw_proto_public_params(msg);
+	clock_gettime(CLOCK_REALTIME, &now);
+	c->info.joined_unix_ms =
+	    (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+}
+
+static int on_start(gw_conn_t *c, const gw_msg_t *msg)
+{
+	const gw_start_t *st = &msg->start;
 	const char *room = c->room;
 	gw_calls_t *calls = c->calls;
 	int r;
 
 	/* Kept as sent: every log line escapes them (gw_log_esc()). */
 	c->start = *st;
+	c->start.token = NULL; /* borrowed from the message: not kept */
 	if (atomic_load(calls->stopping))
 		return end_call(c, GW_CLOSE_GOING_AWAY, "server shutting down");
 	/* Before the password is looked at: no more guesses from here. */
@@ -155,9 +223,13 @@ static int on_start(gw_conn_t *c, const gw_start_t *st)
 				 st->stream_sid) < 0)
 		return end_call(c, GW_CLOSE_INVALID,
 				"streamSid is not valid UTF-8");
-	r = gw_registry_join(calls->reg, room,
-			     st->has_password ? st->password : NULL, &c->out,
-			     &c->m);
+	r = admission(c, st, room);
+	if (r < 0)
+		return end_call(c, GW_CLOSE_BAD_PASSWORD, "%s", c->end);
+	set_info(c, msg);
+	r = gw_registry_admit(calls->reg, room,
+			      st->has_password ? st->password : NULL,
+			      (unsigned)r, &c->out, &c->info, &c->m);
 	switch (r) {
 	case 0:
 		break;
@@ -168,6 +240,8 @@ static int on_start(gw_conn_t *c, const gw_start_t *st)
 	case -ENOENT:
 		return end_call(c, GW_CLOSE_NO_ROOM, "room %s does not exist",
 				room);
+	case -EPERM:
+		return end_call(c, GW_CLOSE_REMOVED, "room %s is locked", room);
 	case -EUSERS:
 		return end_call(c, GW_CLOSE_FULL, "room %s is full", room);
 	case -EMLINK:
@@ -364,7 +438,7 @@ static int on_message_waiting(gw_conn_t *c, const char *buf, size_t len)
 	case GW_EV_DTMF:
 		break;
 	case GW_EV_START:
-		r = on_start(c, &msg.start);
+		r = on_start(c, &msg);
 		break;
 	case GW_EV_MEDIA:
 		r = end_call(c, GW_CLOSE_INVALID, "media before start");
@@ -495,6 +569,57 @@ static int on_receive(gw_conn_t *c, const void *in, size_t len)
 /* --- life cycle -------------------------------------------------------- */
 
 /*
+ * The stream's X-Twilio-Signature: 1 valid, 0 absent, -1 wrong (or the URL
+ * could not be rebuilt). Only meaningful with a Twilio auth token set.
+ */
+static int stream_signature(struct lws *wsi, const gw_config_t *cfg)
+{
+	static const char name[] = "x-twilio-signature:";
+	char sig[GW_SIGNATURE_SIZE + 1], host[256], path[512], url[1024];
+	int n = lws_hdr_custom_length(wsi, name, sizeof(name) - 1);
+
+	if (n < 0)
+		return 0;
+	if (n >= (int)sizeof(sig) ||
+	    lws_hdr_custom_copy(wsi, sig, sizeof(sig), name, sizeof(name) - 1) <
+		0 ||
+	    lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST) < 0 ||
+	    lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) < 0 ||
+	    gw_twilio_url(url, sizeof(url), cfg->public_url, host, path) < 0)
+		return -1;
+	return gw_twilio_signature_valid(cfg->twilio_auth_token, url, sig) ? 1
+									   : -1;
+}
+
+/*
+ * Before the upgrade is accepted, with HTTP still spoken: with a Twilio auth
+ * token set, a wrong signature, or a missing one when no join secret could
+ * let the call in instead, is answered 403. Returns 0 to go on, 1 when it
+ * answered (lws then ends the request).
+ */
+static int check_upgrade_signature(struct lws *wsi)
+{
+	const gw_config_t *cfg = ((gw_calls_t *)gw__worker_of(wsi)->data)->cfg;
+	char peer[48];
+	gw_esc_t epeer;
+	int r;
+
+	if (!cfg->twilio_auth_token[0])
+		return 0;
+	r = stream_signature(wsi, cfg);
+	if (r > 0 || (r == 0 && cfg->join_secret[0]))
+		return 0;
+	lws_get_peer_simple(wsi, peer, sizeof(peer));
+	gw_info("refuse http=403 reason=\"%s X-Twilio-Signature\" peer=%s",
+		r < 0 ? "invalid" : "missing", gw_log_esc(&epeer, peer));
+	if (lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN,
+				   r < 0 ? "invalid X-Twilio-Signature"
+					 : "missing X-Twilio-Signature"))
+		return -1;
+	return 1;
+}
+
+/*
  * Before the upgrade: only / and /rooms/<room> become calls (lws answers
  * anything else with 403). The room is kept for on_established(): lws has
  * allocated the call's data by now.
@@ -502,6 +627,7 @@ static int on_receive(gw_conn_t *c, const void *in, size_t len)
 static int on_filter(gw_conn_t *c, struct lws *wsi)
 {
 	gw_calls_t *calls = gw__worker_of(wsi)->data;
+	const gw_config_t *cfg = calls->cfg;
 	char path[256], peer[48], xff[256];
 	bool has_xff = false;
 
@@ -509,6 +635,9 @@ static int on_filter(gw_conn_t *c, struct lws *wsi)
 	if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) < 0 ||
 	    gw_room_from_path(path, c->room) < 0)
 		return 1;
+	/* check_upgrade_signature() let through only valid or absent ones. */
+	c->signed_stream =
+	    cfg->twilio_auth_token[0] && stream_signature(wsi, cfg) > 0;
 	/* The source, while the headers are at hand. */
 	lws_get_peer_simple(wsi, peer, sizeof(peer));
 	if (calls->trusted->family)
@@ -537,7 +666,7 @@ static int on_confirm_upgrade(struct lws *wsi)
 	switch (gw_upgrade_path(path, room)) {
 	case 0:
 	case 1:
-		return 0;
+		return check_upgrade_signature(wsi);
 	case -EINVAL:
 		status = HTTP_STATUS_BAD_REQUEST;
 		why = "invalid room name: 1-64 of [A-Za-z0-9._-]";
@@ -564,6 +693,8 @@ static int on_established(gw_conn_t *c, struct lws *wsi)
 	c->wsi = wsi;
 	c->connected_ns = chorus_now_ns();
 	c->last_rx_ns = c->connected_ns;
+	c->info.id = atomic_fetch_add(&next_id, 1);
+	c->info.worker = calls->worker;
 	c->next = calls->list;
 	if (calls->list)
 		calls->list->prev = c;
@@ -652,6 +783,8 @@ static void on_closed(gw_conn_t *c)
 		gw_sources_leave(calls->sources, c->peer);
 	free(c->rx);
 	free(c->big);
+	free(c->info.params);
+	c->info.params = NULL;
 	c->calls = NULL;
 }
 
@@ -682,19 +815,35 @@ static int on_idle_check(gw_conn_t *c)
 			cfg_of(c)->idle_timeout_ms);
 }
 
+static void close_soon(gw_conn_t *c, int code, const char *reason)
+{
+	if (!c->close_code) {
+		c->close_code = code;
+		snprintf(c->close_reason, sizeof(c->close_reason), "%s",
+			 reason);
+	}
+	gw__outq_close(&c->out);
+	/* Closed from the wsi's timer: lws 4.1 sends no close frame when
+	 * WRITEABLE returns -1, but does from TIMER. */
+	lws_set_timer_usecs(c->wsi, 1);
+}
+
 void gw__conn_close_all(gw_calls_t *calls, int code, const char *reason)
 {
+	for (gw_conn_t *c = calls->list; c; c = c->next)
+		close_soon(c, code, reason);
+}
+
+bool gw__conn_close_id(gw_calls_t *calls, uint64_t id, int code,
+		       const char *reason)
+{
 	for (gw_conn_t *c = calls->list; c; c = c->next) {
-		if (!c->close_code) {
-			c->close_code = code;
-			snprintf(c->close_reason, sizeof(c->close_reason), "%s",
-				 reason);
+		if (c->info.id == id) {
+			close_soon(c, code, reason);
+			return true;
 		}
-		gw__outq_close(&c->out);
-		/* Closed from the wsi's timer: lws 4.1 sends no close frame
-		 * when WRITEABLE returns -1, but does from TIMER. */
-		lws_set_timer_usecs(c->wsi, 1);
 	}
+	return false;
 }
 
 int gw__conn_callback(struct lws *wsi, enum lws_callback_reasons reason,

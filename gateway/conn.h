@@ -23,7 +23,9 @@
 
 #include <libwebsockets.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "gateway/clock.h"
 #include "gateway/config.h"
@@ -65,5 +67,11 @@ int gw__conn_callback(struct lws *wsi, enum lws_callback_reasons reason,
 /* On the calls' worker: closes every call with code and reason (<= 123
  * bytes) from each one's lws timer, which sends the close frame. */
 void gw__conn_close_all(gw_calls_t *calls, int code, const char *reason);
+
+/* On the calls' worker: closes the call whose gw_call_info_t.id is id, as
+ * gw__conn_close_all() does. Returns false if it is not (or no longer) one
+ * of this worker's calls. */
+bool gw__conn_close_id(gw_calls_t *calls, uint64_t id, int code,
+		       const char *reason);
 
 #endif /* CHORUS_GW_CONN_H */

@@ -1,46 +1,235 @@
 /*
- * http.c - /healthz and /metrics (http.h).
+ * http.c - /healthz, /metrics and the lws side of the admin API (http.h).
  */
 #include "gateway/http.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 /* The exposition of every metric in GW_METRICS fits with room to spare. */
 #define BODY_MAX 8192
+/* Status line and headers. */
+#define HEAD_MAX 512
 
 #define CT_TEXT	   "text/plain; charset=utf-8"
 #define CT_METRICS "text/plain; version=0.0.4; charset=utf-8"
+#define CT_JSON	   "application/json"
 
+/* Writes the whole response. Returns what the callback returns; close
+ * forces the connection closed (a body was left unread). */
 static int reply(struct lws *wsi, unsigned status, const char *type,
-		 const char *body, size_t n)
+		 const char *body, size_t n, bool close)
 {
-	unsigned char buf[LWS_PRE + 512 + BODY_MAX];
-	unsigned char *start = buf + LWS_PRE, *p = start;
-	unsigned char *end = buf + sizeof(buf) - 1;
+	unsigned char stack[LWS_PRE + HEAD_MAX + BODY_MAX];
+	unsigned char *buf = stack, *start, *p, *end;
+	size_t cap = sizeof(stack);
+	int ret = -1;
 
+	if (n > BODY_MAX) {
+		cap = LWS_PRE + HEAD_MAX + n;
+		buf = malloc(cap);
+		if (!buf)
+			return -1;
+	}
+	start = p = buf + LWS_PRE;
+	end = buf + cap - 1;
 	if (lws_add_http_common_headers(wsi, status, type, n, &p, end) ||
 	    lws_finalize_write_http_header(wsi, start, &p, end))
-		return -1;
-	memcpy(start, body, n);
-	if (lws_write(wsi, start, n, LWS_WRITE_HTTP_FINAL) != (int)n)
-		return -1;
-	return lws_http_transaction_completed(wsi) ? -1 : 0;
+		goto out;
+	if (n) {
+		memcpy(start, body, n);
+		if (lws_write(wsi, start, n, LWS_WRITE_HTTP_FINAL) != (int)n)
+			goto out;
+	}
+	ret = close || lws_http_transaction_completed(wsi) ? -1 : 0;
+out:
+	if (buf != stack)
+		free(buf);
+	return ret;
 }
 
-int gw__http_serve(struct lws *wsi, const char *uri, const gw_http_t *h)
+static bool peer_is_loopback(struct lws *wsi)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int fd = lws_get_socket_fd(wsi);
+
+	if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
+		return false;
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)&ss;
+
+		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (ss.ss_family == AF_INET6) {
+		const struct in6_addr *a =
+		    &((const struct sockaddr_in6 *)(const void *)&ss)
+			 ->sin6_addr;
+
+		return IN6_IS_ADDR_LOOPBACK(a) ||
+		       (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+	}
+	return false;
+}
+
+static gw_http_method_t method_of(struct lws *wsi)
+{
+	static const struct {
+		enum lws_token_indexes tok;
+		gw_http_method_t m;
+	} map[] = {
+	    {WSI_TOKEN_GET_URI, GW_HTTP_GET},
+	    {WSI_TOKEN_POST_URI, GW_HTTP_POST},
+	    {WSI_TOKEN_PATCH_URI, GW_HTTP_PATCH},
+	    {WSI_TOKEN_PUT_URI, GW_HTTP_PUT},
+	    {WSI_TOKEN_DELETE_URI, GW_HTTP_DELETE},
+	};
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(*map); i++) {
+		if (lws_hdr_total_length(wsi, map[i].tok) > 0)
+			return map[i].m;
+	}
+	return GW_HTTP_OTHER;
+}
+
+static void req_reset(gw_http_req_t *rq)
+{
+	free(rq->body);
+	memset(rq, 0, sizeof(*rq));
+}
+
+static int api_error(struct lws *wsi, gw_http_req_t *rq, unsigned status,
+		     const char *error, const char *detail, bool close)
+{
+	gw_api_resp_t resp;
+	int ret;
+
+	gw__api_error(&resp, status, error, detail);
+	ret = reply(wsi, resp.status, CT_JSON, resp.body, resp.len, close);
+	free(resp.body);
+	req_reset(rq);
+	return ret;
+}
+
+static int api_dispatch(struct lws *wsi, gw_http_req_t *rq, const gw_http_t *h)
+{
+	gw_api_req_t req = {
+	    .method = rq->method,
+	    .path = rq->path_too_long ? "/api/?" : rq->path,
+	    .authorization = rq->has_auth ? rq->auth : NULL,
+	    .loopback = rq->loopback,
+	    .body = rq->body,
+	    .body_len = rq->body_len,
+	};
+	gw_api_resp_t resp;
+	int ret;
+
+	gw__api_handle(h->api, &req, &resp);
+	ret = reply(wsi, resp.status, CT_JSON, resp.body ? resp.body : "",
+		    resp.len, false);
+	free(resp.body);
+	req_reset(rq);
+	return ret;
+}
+
+/* The request line and headers of an /api/ request: answer now, or wait
+ * for the body. */
+static int api_begin(struct lws *wsi, gw_http_req_t *rq, const char *uri,
+		     const gw_http_t *h)
+{
+	char num[32];
+	long long clen = 0;
+
+	rq->method = method_of(wsi);
+	rq->path_too_long = strlen(uri) >= sizeof(rq->path);
+	snprintf(rq->path, sizeof(rq->path), "%s", uri);
+	rq->loopback = peer_is_loopback(wsi);
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION) > 0) {
+		rq->has_auth = true;
+		/* Too long to be the token: kept as a wrong one. */
+		if (lws_hdr_copy(wsi, rq->auth, sizeof(rq->auth),
+				 WSI_TOKEN_HTTP_AUTHORIZATION) < 0)
+			strcpy(rq->auth, "?");
+	}
+	if (lws_hdr_copy(wsi, num, sizeof(num), WSI_TOKEN_HTTP_CONTENT_LENGTH) >
+	    0)
+		clen = atoll(num);
+	if (clen > GW_API_BODY_MAX)
+		return api_error(wsi, rq, 413, "too_large",
+				 "request body over 16384 bytes", true);
+	if (clen > 0 &&
+	    (rq->method == GW_HTTP_POST || rq->method == GW_HTTP_PATCH ||
+	     rq->method == GW_HTTP_PUT)) {
+		rq->waiting_body = true;
+		return 0;
+	}
+	return api_dispatch(wsi, rq, h);
+}
+
+static int api_body(struct lws *wsi, gw_http_req_t *rq, const void *in,
+		    size_t len)
+{
+	char *p;
+
+	if (!rq->waiting_body)
+		return 0;
+	if (rq->body_len + len > GW_API_BODY_MAX)
+		return api_error(wsi, rq, 413, "too_large",
+				 "request body over 16384 bytes", true);
+	p = realloc(rq->body, rq->body_len + len + 1);
+	if (!p)
+		return -1;
+	memcpy(p + rq->body_len, in, len);
+	rq->body = p;
+	rq->body_len += len;
+	rq->body[rq->body_len] = '\0';
+	return 0;
+}
+
+static int serve(struct lws *wsi, gw_http_req_t *rq, const char *uri,
+		 const gw_http_t *h)
 {
 	static const char ok[] = "ok\n", missing[] = "not found\n";
 	char body[BODY_MAX];
 	gw_metrics_t m;
 
+	req_reset(rq);
 	if (!strcmp(uri, "/healthz"))
-		return reply(wsi, HTTP_STATUS_OK, CT_TEXT, ok, sizeof(ok) - 1);
+		return reply(wsi, HTTP_STATUS_OK, CT_TEXT, ok, sizeof(ok) - 1,
+			     false);
 	if (!strcmp(uri, "/metrics")) {
 		memset(&m, 0, sizeof(m));
 		h->metrics(h->data, &m);
 		return reply(wsi, HTTP_STATUS_OK, CT_METRICS, body,
-			     gw__metrics_text(&m, body, sizeof(body)));
+			     gw__metrics_text(&m, body, sizeof(body)), false);
 	}
+	if (!strncmp(uri, "/api/", 5) || !strcmp(uri, "/api"))
+		return api_begin(wsi, rq, uri, h);
 	return reply(wsi, HTTP_STATUS_NOT_FOUND, CT_TEXT, missing,
-		     sizeof(missing) - 1);
+		     sizeof(missing) - 1, false);
+}
+
+int gw__http_callback(struct lws *wsi, enum lws_callback_reasons reason,
+		      gw_http_req_t *rq, void *in, size_t len,
+		      const gw_http_t *h)
+{
+	switch (reason) {
+	case LWS_CALLBACK_HTTP:
+		return serve(wsi, rq, in ? (const char *)in : "/", h);
+	case LWS_CALLBACK_HTTP_BODY:
+		return api_body(wsi, rq, in, len);
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		if (!rq->waiting_body)
+			return 0;
+		return api_dispatch(wsi, rq, h);
+	case LWS_CALLBACK_CLOSED_HTTP:
+	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+		req_reset(rq);
+		return 0;
+	default:
+		return lws_callback_http_dummy(wsi, reason, rq, in, len);
+	}
 }

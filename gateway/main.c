@@ -72,6 +72,15 @@ int main(int argc, char **argv)
 		gw_log_stop(1000);
 		return 1;
 	}
+	gw_info("room policy: %s%s%s",
+		gw_room_policy_name(gw_config_policy(&cfg)),
+		cfg.twilio_auth_token[0] ? ", Twilio signatures checked" : "",
+		cfg.join_secret[0] ? ", join tokens accepted" : "");
+	if (gw_config_policy(&cfg) == GW_POLICY_OPEN)
+		gw_warn("room policy open: anyone who reaches the port may "
+			"create a room and set its password (set "
+			"--twilio-auth-token or --join-secret, or "
+			"--room-policy)");
 	for (unsigned i = 0; i < cfg.n_rooms; i++)
 		gw_info("room %s defined by the config file (%u seats%s)",
 			cfg.rooms[i].name,

@@ -71,7 +71,7 @@ static void ring_push(gw_outq_t *q, const char *b64, size_t len)
 }
 
 /* Consumer: drops the oldest frames beyond the configured depth. */
-static void ring_trim(gw_outq_t *q)
+void gw__outq_trim(gw_outq_t *q)
 {
 	unsigned depth = q->home->depth;
 	unsigned h = atomic_load_explicit(&q->head, memory_order_acquire);
@@ -93,24 +93,36 @@ static bool ring_empty(gw_outq_t *q)
 
 /* --- writing ----------------------------------------------------------- */
 
+const gw_out_slot_t *gw__outq_peek(gw_outq_t *q)
+{
+	unsigned h, t;
+
+	gw__outq_trim(q);
+	h = atomic_load_explicit(&q->head, memory_order_acquire);
+	t = atomic_load_explicit(&q->tail, memory_order_relaxed);
+	return h == t ? NULL : &q->slots[t % GW_OUTQ_SLOTS];
+}
+
+void gw__outq_pop(gw_outq_t *q)
+{
+	unsigned t = atomic_load_explicit(&q->tail, memory_order_relaxed);
+
+	atomic_store_explicit(&q->tail, t + 1, memory_order_release);
+}
+
 /* Writes the ring's oldest frame, after trimming to the depth. Returns 0
  * (also when there was nothing to write), or -1 when the write failed. */
 static int write_next(gw_outq_t *q)
 {
 	gw_outq_home_t *home = q->home;
-	unsigned h, t;
-	gw_out_slot_t *s;
+	const gw_out_slot_t *s = gw__outq_peek(q);
 	int n;
 
-	ring_trim(q);
-	h = atomic_load_explicit(&q->head, memory_order_acquire);
-	t = atomic_load_explicit(&q->tail, memory_order_relaxed);
-	if (h == t)
+	if (!s)
 		return 0;
-	s = &q->slots[t % GW_OUTQ_SLOTS];
 	n = gw_proto_media_out(home->tx + LWS_PRE, GW_TX_MAX, q->sid_json,
 			       s->b64, s->len);
-	atomic_store_explicit(&q->tail, t + 1, memory_order_release);
+	gw__outq_pop(q);
 	if (n < 0)
 		return 0;
 	if (lws_write(q->wsi, (unsigned char *)home->tx + LWS_PRE, (size_t)n,
@@ -133,7 +145,7 @@ static void flush(gw_outq_t *q)
 	if (!q->open)
 		return;
 	if (lws_partial_buffered(q->wsi)) {
-		ring_trim(q);
+		gw__outq_trim(q);
 		lws_callback_on_writable(q->wsi);
 		return;
 	}

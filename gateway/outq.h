@@ -124,6 +124,15 @@ void gw__outq_deliver_end(gw_outq_home_t *from);
  * that another worker's clock posted. */
 void gw__outq_drain(gw_outq_home_t *home);
 
+/* Consumer side of the ring, on q's worker. gw__outq_trim() drops the
+ * oldest frames beyond the home's depth (counted in q->dropped), so a slow
+ * reader gets the most recent audio; gw__outq_peek() trims, then returns
+ * the oldest frame left (NULL when empty), which stays queued until
+ * gw__outq_pop(). */
+void gw__outq_trim(gw_outq_t *q);
+const gw_out_slot_t *gw__outq_peek(gw_outq_t *q);
+void gw__outq_pop(gw_outq_t *q);
+
 /* From q's LWS_CALLBACK_SERVER_WRITEABLE: writes the next frame. Returns 0,
  * or -1 when the write failed and the callback must close. */
 int gw__outq_writeable(gw_outq_t *q);

@@ -92,6 +92,7 @@ static int parse_start(json_t *root, gw_start_t *s, char *why, size_t why_len)
 		return WHY("start.customParameters is not an object");
 	if (params) {
 		json_t *room = json_object_get(params, "room");
+		json_t *token = json_object_get(params, "token");
 
 		r = opt_str(params, "password", s->password,
 			    sizeof(s->password));
@@ -102,6 +103,9 @@ static int parse_start(json_t *root, gw_start_t *s, char *why, size_t why_len)
 		s->has_password = r > 0;
 		if (room && !json_is_string(room))
 			return WHY("customParameters.room is not a string");
+		if (token && !json_is_string(token))
+			return WHY("customParameters.token is not a string");
+		s->token = token ? json_string_value(token) : NULL;
 		if (room) {
 			s->has_room = true;
 			s->room_valid = gw_room_name_valid(
@@ -268,4 +272,36 @@ int gw_proto_media_out(char *out, size_t cap, const char *sid_json,
 	p = put(p, tail, sizeof(tail) - 1);
 	*p = '\0';
 	return (int)n;
+}
+
+static bool secret_key(const char *key)
+{
+	static const char *const words[] = {"password", "token", "secret"};
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(*words); i++) {
+		if (strcasestr(key, words[i]))
+			return true;
+	}
+	return false;
+}
+
+char *gw_proto_public_params(const gw_msg_t *msg)
+{
+	json_t *st = json_object_get(msg->root, "start");
+	json_t *params = json_object_get(st, "customParameters");
+	json_t *pub, *v;
+	const char *key;
+	char *out;
+
+	if (msg->event != GW_EV_START || !json_is_object(params) ||
+	    !(pub = json_object()))
+		return NULL;
+	json_object_foreach(params, key, v)
+	{
+		if (!secret_key(key))
+			json_object_set(pub, key, v);
+	}
+	out = json_dumps(pub, JSON_COMPACT);
+	json_decref(pub);
+	return out;
 }

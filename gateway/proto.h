@@ -31,6 +31,7 @@ typedef enum gw_close_code {
 	GW_CLOSE_TOO_BIG = 1009,      /* a message over --max-frame */
 	GW_CLOSE_INTERNAL = 1011,     /* out of memory, say */
 	GW_CLOSE_BAD_PASSWORD = 4001, /* wrong room password */
+	GW_CLOSE_REMOVED = 4003,      /* removed by an admin; room locked */
 	GW_CLOSE_NO_ROOM = 4004,      /* no such room, auto-creation off */
 	GW_CLOSE_TIMEOUT = 4008,      /* no start in time */
 	GW_CLOSE_FULL = 4029,	      /* the room or the server is full */
@@ -55,6 +56,9 @@ typedef struct gw_start {
 	bool room_valid;		  /* and it is a valid name */
 	char password[GW_PASSWORD_MAX + 1];
 	bool has_password;
+	/* customParameters.token, borrowed from the message (valid until
+	 * gw_msg_release()); NULL if absent. Not checked here (auth.h). */
+	const char *token;
 } gw_start_t;
 
 /* One parsed message. Spans in media point into root, which the message
@@ -91,5 +95,13 @@ int gw_proto_json_string(char *out, size_t cap, const char *sid);
  */
 int gw_proto_media_out(char *out, size_t cap, const char *sid_json,
 		       const char *b64, size_t b64_len);
+
+/*
+ * The start message's customParameters (msg->event must be GW_EV_START) as
+ * compact JSON without secrets: every key containing "password", "token"
+ * or "secret" (any case) is left out. Returns a new string (free() it), or
+ * NULL when there are none or out of memory.
+ */
+char *gw_proto_public_params(const gw_msg_t *msg);
 
 #endif /* CHORUS_GW_PROTO_H */

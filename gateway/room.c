@@ -31,6 +31,7 @@ static gw_room_t *room_new(const char *name, const char *password, unsigned max,
 	strcpy(room->password, password ? password : "");
 	room->admin = admin;
 	room->max_participants = max;
+	room->n_seats = max;
 	room->seats = calloc(max, sizeof(*room->seats));
 	room->mix = mix_room_new(mix);
 	if (room->mix) {
@@ -120,13 +121,13 @@ static gw_room_t *find(gw_registry_t *r, const char *name)
 
 /* Registry lock held. */
 static int admit(gw_registry_t *r, const char *name, const char *password,
-		 gw_member_t *m)
+		 unsigned flags, const gw_call_info_t *info, gw_member_t *m)
 {
 	gw_room_t *room = find(r, name);
 	unsigned seat;
 
 	if (!room) {
-		if (!r->auto_create)
+		if (!(flags & GW_JOIN_MAY_CREATE))
 			return -ENOENT;
 		if (r->n_rooms >= r->max_rooms)
 			return -EMLINK;
@@ -138,10 +139,12 @@ static int admit(gw_registry_t *r, const char *name, const char *password,
 		r->rooms = room;
 		r->n_rooms++;
 		m->created = true;
-	} else if (room->password[0] &&
+	} else if (room->password[0] && !(flags & GW_JOIN_TRUSTED) &&
 		   !gw_password_equal(room->password,
 				      password ? password : "")) {
 		return -EACCES;
+	} else if (room->locked) {
+		return -EPERM;
 	}
 	for (seat = 0; seat < room->max_participants; seat++) {
 		if (!room->seats[seat])
@@ -149,9 +152,10 @@ static int admit(gw_registry_t *r, const char *name, const char *password,
 	}
 	if (seat == room->max_participants)
 		return -EUSERS; /* (never for a room just created: max >= 1) */
-	room->seats[seat] = true;
+	room->seats[seat] = m;
 	m->room = room;
 	m->seat = seat + 1;
+	m->info = info;
 	atomic_fetch_add(&room->members, 1);
 	if (!room->timer_active) {
 		room->timer_active = true;
@@ -162,13 +166,22 @@ static int admit(gw_registry_t *r, const char *name, const char *password,
 }
 
 int gw_registry_join(gw_registry_t *r, const char *name, const char *password,
-		     void *user, gw_member_t *m)
+		     void *user, const gw_call_info_t *info, gw_member_t *m)
+{
+	return gw_registry_admit(r, name, password,
+				 r->auto_create ? GW_JOIN_MAY_CREATE : 0, user,
+				 info, m);
+}
+
+int gw_registry_admit(gw_registry_t *r, const char *name, const char *password,
+		      unsigned flags, void *user, const gw_call_info_t *info,
+		      gw_member_t *m)
 {
 	int ret;
 
 	memset(m, 0, sizeof(*m));
 	pthread_mutex_lock(&r->lock);
-	ret = admit(r, name, password, m);
+	ret = admit(r, name, password, flags, info, m);
 	if (ret == 0) {
 		/* Mixer control calls never overlap the room's tick. */
 		pthread_mutex_lock(&m->room->lock);
@@ -213,8 +226,9 @@ void gw_registry_leave(gw_registry_t *r, gw_member_t *m,
 		}
 		pthread_mutex_unlock(&room->lock);
 	}
-	room->seats[m->seat - 1] = false;
-	if (atomic_fetch_sub(&room->members, 1) == 1 && !room->admin) {
+	room->seats[m->seat - 1] = NULL;
+	if (atomic_fetch_sub(&room->members, 1) == 1 && !room->admin &&
+	    !room->unlinked) {
 		gw_room_t **pp = &r->rooms;
 
 		while (*pp != room)
@@ -258,4 +272,119 @@ void gw_registry_counts(gw_registry_t *r, unsigned *rooms, unsigned *active)
 	*rooms = r->n_rooms;
 	*active = r->n_active;
 	pthread_mutex_unlock(&r->lock);
+}
+
+void gw_registry_each(gw_registry_t *r, gw_room_fn fn, void *data)
+{
+	pthread_mutex_lock(&r->lock);
+	for (gw_room_t *room = r->rooms; room; room = room->next) {
+		pthread_mutex_lock(&room->lock);
+		fn(room, data);
+		pthread_mutex_unlock(&room->lock);
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+int gw_registry_with(gw_registry_t *r, const char *name, gw_room_fn fn,
+		     void *data)
+{
+	gw_room_t *room;
+
+	pthread_mutex_lock(&r->lock);
+	room = find(r, name);
+	if (room) {
+		pthread_mutex_lock(&room->lock);
+		fn(room, data);
+		pthread_mutex_unlock(&room->lock);
+	}
+	pthread_mutex_unlock(&r->lock);
+	return room ? 0 : -ENOENT;
+}
+
+int gw_registry_create(gw_registry_t *r, const gw_room_conf_t *rc,
+		       gw_room_fn fn, void *data)
+{
+	gw_room_t *room = NULL;
+	int ret = 0;
+
+	if (mix_settings_validate(&rc->mix) < 0)
+		return -EINVAL;
+	pthread_mutex_lock(&r->lock);
+	if (find(r, rc->name))
+		ret = -EEXIST;
+	else if (r->n_rooms >= r->max_rooms)
+		ret = -EMLINK;
+	else if (!(room = room_new(rc->name, rc->password,
+				   rc->max_participants ? rc->max_participants
+							: r->max_per_room,
+				   &rc->mix, true)))
+		ret = -ENOMEM;
+	if (!ret) {
+		room->next = r->rooms;
+		r->rooms = room;
+		r->n_rooms++;
+		if (fn) {
+			pthread_mutex_lock(&room->lock);
+			fn(room, data);
+			pthread_mutex_unlock(&room->lock);
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+	return ret;
+}
+
+int gw_room_set_max(gw_room_t *room, unsigned max)
+{
+	for (unsigned i = max; i < room->n_seats; i++) {
+		if (room->seats[i])
+			return -EBUSY;
+	}
+	if (max > room->n_seats) {
+		gw_member_t **seats =
+		    realloc(room->seats, max * sizeof(*room->seats));
+
+		if (!seats)
+			return -ENOMEM;
+		memset(seats + room->n_seats, 0,
+		       (max - room->n_seats) * sizeof(*seats));
+		room->seats = seats;
+		room->n_seats = max;
+	}
+	room->max_participants = max;
+	return 0;
+}
+
+int gw_registry_delete(gw_registry_t *r, const char *name, gw_room_fn fn,
+		       void *data)
+{
+	gw_room_t *room, **pp = &r->rooms;
+	bool free_now;
+
+	pthread_mutex_lock(&r->lock);
+	room = find(r, name);
+	if (!room) {
+		pthread_mutex_unlock(&r->lock);
+		return -ENOENT;
+	}
+	pthread_mutex_lock(&room->lock);
+	fn(room, data);
+	pthread_mutex_unlock(&room->lock);
+	while (*pp != room)
+		pp = &(*pp)->next;
+	*pp = room->next;
+	r->n_rooms--;
+	room->admin = false;
+	room->locked = true;
+	/* A room whose clock runs, or will once its calls leave, is freed by
+	 * the clock (gw_registry_clock_idle()); an idle one now. */
+	free_now = !room->timer_active;
+	if (!free_now) {
+		room->unlinked = true;
+		room->next = r->graveyard;
+		r->graveyard = room;
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (free_now)
+		room_free(room);
+	return 0;
 }

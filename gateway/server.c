@@ -7,11 +7,15 @@
 #include "gateway/server.h"
 
 #include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "gateway/api.h"
 #include "gateway/clock.h"
+#include "gateway/cmdq.h"
 #include "gateway/conn.h"
 #include "gateway/http.h"
 #include "gateway/log.h"
@@ -29,7 +33,9 @@ typedef struct shard {
 	gw_calls_t calls;
 	gw_outq_home_t out;
 	gw_counters_t n;
+	gw_cmdq_t cmds; /* closes asked for by the admin API */
 	gw_server_t *srv;
+	bool ready; /* gw__worker_init() done */
 	bool stop_seen;
 } shard_t;
 
@@ -38,6 +44,7 @@ struct gw_server {
 	gw_registry_t *reg;
 	gw_clocks_t *clocks;
 	gw_http_t http;
+	gw_api_t api;
 	struct lws_protocols protocols[2];
 	shard_t *shards;
 	gw_outq_home_t **homes; /* &shards[i].out */
@@ -47,6 +54,30 @@ struct gw_server {
 	gw_sources_t *sources;
 	gw_cidr_t trusted;
 };
+
+/*
+ * lws's per-session data: what kind of connection it is, then that kind's
+ * state. lws zeroes it when a connection opens; the first event that
+ * tells the kind sets it (an HTTP request, or the filter before a call's
+ * upgrade), and events are routed by it.
+ */
+typedef enum session_kind {
+	SESSION_NONE = 0,
+	SESSION_CALL, /* gw_conn_t (conn.h) */
+	SESSION_HTTP, /* gw_http_req_t (http.h) */
+} session_kind_t;
+
+typedef struct session {
+	session_kind_t kind;
+	max_align_t state[]; /* the kind's */
+} session_t;
+
+static size_t session_size(void)
+{
+	size_t call = gw__conn_size(), http = sizeof(gw_http_req_t);
+
+	return sizeof(session_t) + (call > http ? call : http);
+}
 
 static shard_t *shard_of(struct lws *wsi)
 {
@@ -61,8 +92,16 @@ static void on_woken(shard_t *sh)
 {
 	gw_server_t *s = sh->srv;
 
+	gw_cmd_t *cmds;
+	unsigned n;
+
 	gw__clock_woken(s->clocks, sh->w.id);
 	gw__outq_drain(&sh->out);
+	n = gw__cmdq_take(&sh->cmds, &cmds);
+	for (unsigned i = 0; i < n; i++)
+		gw__conn_close_id(&sh->calls, cmds[i].call_id, cmds[i].code,
+				  cmds[i].reason);
+	free(cmds);
 	if (atomic_load(&s->stopping) && !sh->stop_seen) {
 		sh->stop_seen = true;
 		gw__conn_close_all(&sh->calls, GW_CLOSE_GOING_AWAY,
@@ -74,21 +113,60 @@ static void on_woken(shard_t *sh)
 static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 		    void *user, void *in, size_t len)
 {
+	session_t *ss = user;
 	shard_t *sh;
 
 	switch (reason) {
-	case LWS_CALLBACK_HTTP:
-		sh = shard_of(wsi);
-		return gw__http_serve(wsi, in ? (const char *)in : "/",
-				      &sh->srv->http);
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
 		sh = shard_of(wsi);
 		if (sh)
 			on_woken(sh);
 		return 0;
+	case LWS_CALLBACK_HTTP:
+		if (ss)
+			ss->kind = SESSION_HTTP;
+		break;
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		/* The last moment an upgrade can get an HTTP answer (403):
+		 * before any session kind is known. */
+		return gw__conn_callback(wsi, reason, NULL, in, len);
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		if (ss)
+			ss->kind = SESSION_CALL;
+		break;
 	default:
-		return gw__conn_callback(wsi, reason, user, in, len);
+		break;
 	}
+	if (!ss)
+		return lws_callback_http_dummy(wsi, reason, user, in, len);
+	switch (ss->kind) {
+	case SESSION_HTTP:
+		sh = shard_of(wsi);
+		return gw__http_callback(wsi, reason,
+					 (gw_http_req_t *)ss->state, in, len,
+					 &sh->srv->http);
+	case SESSION_CALL:
+		return gw__conn_callback(wsi, reason, ss->state, in, len);
+	default:
+		return lws_callback_http_dummy(wsi, reason, user, in, len);
+	}
+}
+
+/* The admin API's way to close a call: on the call's own worker. */
+static int close_call(void *data, unsigned worker, uint64_t call_id, int code,
+		      const char *reason)
+{
+	gw_server_t *s = data;
+	gw_cmd_t cmd = {.call_id = call_id, .code = code};
+	int r;
+
+	if (worker >= s->n_shards)
+		return -EINVAL;
+	snprintf(cmd.reason, sizeof(cmd.reason), "%s", reason);
+	r = gw__cmdq_post(&s->shards[worker].cmds, &cmd);
+	if (r == 0)
+		gw__worker_wake(&s->shards[worker].w);
+	return r;
 }
 
 /* The clock's idle check: the member count first, so that a busy room's
@@ -138,7 +216,12 @@ static int shard_init(gw_server_t *s, unsigned i)
 	sh->calls.sources = s->sources;
 	sh->calls.trusted = &s->trusted;
 	gw__clocks_bind(s->clocks, i, &sh->w, &sh->out, &sh->n);
+	if (gw__worker_init(&sh->w) < 0)
+		return -ENOMEM;
+	sh->ready = true;
 	s->homes[i] = &sh->out;
+	if (gw__cmdq_init(&sh->cmds) < 0)
+		return -ENOMEM;
 	return gw__outq_home_init(&sh->out, &sh->w, s->homes, s->n_shards,
 				  s->cfg->out_queue, &sh->n);
 }
@@ -159,11 +242,18 @@ gw_server_t *gw_server_new(const gw_config_t *c)
 	s->protocols[0] = (struct lws_protocols){
 	    .name = "chorus-media-streams",
 	    .callback = callback,
-	    .per_session_data_size = gw__conn_size(),
+	    .per_session_data_size = session_size(),
 	    .rx_buffer_size = 4096,
 	};
 	s->http.metrics = metrics;
 	s->http.data = s;
+	s->http.api = &s->api;
+	s->api.cfg = c;
+	s->api.started_ns = chorus_now_ns();
+	s->api.workers = n;
+	s->api.metrics = metrics;
+	s->api.close_call = close_call;
+	s->api.data = s;
 	s->shards = calloc(n, sizeof(*s->shards));
 	s->homes = calloc(n, sizeof(*s->homes));
 	s->reg = gw_registry_new(c);
@@ -175,6 +265,7 @@ gw_server_t *gw_server_new(const gw_config_t *c)
 	});
 	if (c->trusted_proxy[0])
 		gw_cidr_parse(c->trusted_proxy, &s->trusted); /* validated */
+	s->api.reg = s->reg;
 	if (!s->shards || !s->homes || !s->reg || !s->clocks || !s->sources)
 		goto fail;
 	s->n_shards = n;
@@ -198,8 +289,9 @@ int gw_server_start(gw_server_t *s)
 		if (r < 0)
 			return r;
 	}
-	gw_info("listening on %s:%u with %u workers (libuv event loop)",
-		s->cfg->bind, s->cfg->port, s->n_shards);
+	gw_info("listening on %s:%u with %u workers (libuv event loop)%s",
+		s->cfg->bind, s->cfg->port, s->n_shards,
+		s->cfg->tls_cert[0] ? ", TLS (wss:// and https://)" : "");
 	return 0;
 }
 
@@ -238,8 +330,12 @@ void gw_server_free(gw_server_t *s)
 {
 	if (!s)
 		return;
-	for (unsigned i = 0; s->shards && i < s->n_shards; i++)
+	for (unsigned i = 0; s->shards && i < s->n_shards; i++) {
 		gw__outq_home_free(&s->shards[i].out);
+		gw__cmdq_free(&s->shards[i].cmds);
+		if (s->shards[i].ready)
+			gw__worker_destroy(&s->shards[i].w);
+	}
 	gw__clocks_free(s->clocks);
 	gw_registry_free(s->reg);
 	gw_sources_free(s->sources);

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/ssl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -192,6 +193,8 @@ static void context_end(gw_worker_t *w)
 	if (uv_loop_close(&w->loop))
 		gw_warn("event loop not closed cleanly");
 	w->ctx = NULL;
+	SSL_CTX_free(w->tls_client_ctx);
+	w->tls_client_ctx = NULL;
 }
 
 static int context_new(gw_worker_t *w)
@@ -208,6 +211,21 @@ static int context_new(gw_worker_t *w)
 		       LWS_SERVER_OPTION_DISABLE_IPV6;
 	info.user = w;
 	info.pcontext = &w->ctx;
+	if (w->cfg->tls_cert[0]) {
+		/* The default vhost gets the certificate; the sockets we adopt
+		 * (lws_adopt_socket_vhost() allows TLS) then speak TLS: wss://
+		 * and https:// on the one port. */
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		info.ssl_cert_filepath = w->cfg->tls_cert;
+		info.ssl_private_key_filepath = w->cfg->tls_key;
+		/* Else lws 4.1 makes a client context loading every system CA
+		 * that it never frees (LeakSanitizer, at exit); the gateway
+		 * makes no client connections, so an empty one will do. */
+		w->tls_client_ctx = SSL_CTX_new(TLS_client_method());
+		if (!w->tls_client_ctx)
+			return -ENOMEM;
+		info.provided_client_ssl_ctx = w->tls_client_ctx;
+	}
 	/* No fd_limit_per_thread: below the open-file limit it makes lws find
 	 * a connection by a linear scan of its fd table on every event (4.1
 	 * wsi_from_fd()); at the limit (fds_fit()) the fd indexes it. */
@@ -217,8 +235,16 @@ static int context_new(gw_worker_t *w)
 	w->listen_fd = listen_open(w->cfg);
 	if (!w->vh || w->listen_fd < 0 ||
 	    uv_poll_init(&w->loop, &w->listen_poll, w->listen_fd)) {
-		if (w->vh)
+		if (!w->ctx)
+			gw_err("worker %u: cannot create its lws context (is "
+			       "libwebsockets-evlib-uv installed?)",
+			       w->id);
+		else if (w->listen_fd >= 0)
 			gw_err("worker %u: cannot start", w->id);
+		else if (w->cfg->tls_cert[0])
+			gw_err("worker %u: cannot start: is --tls-cert %s with "
+			       "--tls-key a readable PEM pair?",
+			       w->id, w->cfg->tls_cert);
 		if (w->listen_fd >= 0)
 			close(w->listen_fd);
 		w->listen_fd = -1;
@@ -244,9 +270,19 @@ static void *worker_main(void *arg)
 		atomic_store(&w->state, GW_WORKER_FAILED);
 		return NULL;
 	}
+	pthread_mutex_lock(&w->wake_lock);
 	atomic_store(&w->state, GW_WORKER_RUNNING);
+	pthread_mutex_unlock(&w->wake_lock);
+	/* Whatever other workers asked of this one before it ran (a room's
+	 * clock given to it while it started) is taken at the first wake-up:
+	 * their own wake-ups were skipped. */
+	lws_cancel_service(w->ctx);
 	loop_run(w); /* the loop is ours */
+	/* From here no other thread may touch the context, which is about
+	 * to be destroyed (and w->ctx cleared by lws). */
+	pthread_mutex_lock(&w->wake_lock);
 	atomic_store(&w->state, GW_WORKER_STOPPING);
+	pthread_mutex_unlock(&w->wake_lock);
 	listen_stop(w);
 	context_end(w);
 	atomic_store(&w->state, GW_WORKER_ENDED);
@@ -272,8 +308,12 @@ int gw__worker_start(gw_worker_t *w)
 
 void gw__worker_wake(gw_worker_t *w)
 {
+	/* The lock orders this against the worker's own change of state
+	 * around its context's destruction. */
+	pthread_mutex_lock(&w->wake_lock);
 	if (atomic_load(&w->state) == GW_WORKER_RUNNING)
 		lws_cancel_service(w->ctx);
+	pthread_mutex_unlock(&w->wake_lock);
 }
 
 gw_worker_state_t gw__worker_state(gw_worker_t *w)
@@ -286,6 +326,16 @@ void gw__worker_join(gw_worker_t *w)
 	if (w->started)
 		pthread_join(w->th, NULL);
 	w->started = false;
+}
+
+int gw__worker_init(gw_worker_t *w)
+{
+	return pthread_mutex_init(&w->wake_lock, NULL) ? -ENOMEM : 0;
+}
+
+void gw__worker_destroy(gw_worker_t *w)
+{
+	pthread_mutex_destroy(&w->wake_lock);
 }
 
 gw_worker_t *gw__worker_of(struct lws *wsi)

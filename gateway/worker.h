@@ -14,7 +14,8 @@
  *
  * Threads: everything here runs on the worker's own thread, except
  * gw__worker_start(), gw__worker_wake(), gw__worker_state() and
- * gw__worker_join(), which the thread that owns the worker calls.
+ * gw__worker_join(), which the thread that owns the worker calls, and
+ * gw__worker_wake(), which any thread may call.
  * gw__worker_wake() is the only way another thread reaches a worker: it
  * calls lws_cancel_service(), the one lws call that is safe across threads,
  * and the worker's protocols then get LWS_CALLBACK_EVENT_WAIT_CANCELLED.
@@ -51,10 +52,14 @@ typedef struct gw_worker {
 	char name[16];
 	pthread_t th;
 	bool started; /* th exists */
+	/* Held by gw__worker_wake() and by the worker as it enters and
+	 * leaves RUNNING, so no wake-up reaches a context being destroyed. */
+	pthread_mutex_t wake_lock;
 	_Atomic gw_worker_state_t state;
 	uv_loop_t loop; /* ours, given to lws as a foreign loop */
 	struct lws_context *ctx;
 	struct lws_vhost *vh;
+	void *tls_client_ctx; /* SSL_CTX * given to lws with TLS (worker.c) */
 	int listen_fd;
 	uv_poll_t listen_poll;
 	bool listening;
@@ -68,6 +73,12 @@ typedef struct gw_worker {
 	uint64_t stop_deadline_ns;
 	lws_sorted_usec_list_t stop_sul;
 } gw_worker_t;
+
+/* Before any worker starts: sets up what other threads may touch (the
+ * wake-up lock). Returns 0 or -ENOMEM. gw__worker_destroy() undoes it,
+ * after gw__worker_join(). */
+int gw__worker_init(gw_worker_t *w);
+void gw__worker_destroy(gw_worker_t *w);
 
 /*
  * Process-wide lws set-up, once before any worker starts: routes lws's log

@@ -360,6 +360,28 @@ static void update_gate_energy(mix_participant_t *p)
 	p->gate_energy = rms * rms * p->frame / (g * g);
 }
 
+int mix_room_set_live(mix_room_t *room, const mix_settings_t *s)
+{
+	const mix_settings_t *o = room ? &room->s : NULL;
+
+	if (!room || !s || mix_settings_validate(s) != 0 ||
+	    s->rate != o->rate || s->frame_ms != o->frame_ms ||
+	    s->window_ms != o->window_ms ||
+	    s->jitter_target_ms != o->jitter_target_ms ||
+	    s->jitter_cap_ms != o->jitter_cap_ms)
+		return -EINVAL;
+	room->s = *s;
+	room->attack = s->gate_attack_frames;
+	room->hangover = (s->gate_hangover_ms + s->frame_ms - 1) / s->frame_ms;
+	for (unsigned i = 0; i < room->n; i++) {
+		mix_participant_t *p = room->parts[i];
+
+		p->s.gate_threshold_dbfs = s->gate_threshold_dbfs;
+		update_gate_energy(p);
+	}
+	return 0;
+}
+
 mix_participant_t *mix_participant_new(const mix_room_t *room, void *user)
 {
 	if (!room)

@@ -116,6 +116,14 @@ mix_room_t *mix_room_new(const mix_settings_t *settings);
  * must have been removed first. */
 void mix_room_free(mix_room_t *room);
 const mix_settings_t *mix_room_settings(const mix_room_t *room);
+/*
+ * Changes a live room's settings to s. Only the gate (gate_threshold_dbfs,
+ * gate_attack_frames, gate_hangover_ms), norm and echo may differ from the
+ * room's: they take effect at the next tick, for its participants too. The
+ * rate, frame and jitter settings size buffers and cannot change. Returns
+ * 0, or -EINVAL (nothing changed) if s is invalid or changes another field.
+ */
+int mix_room_set_live(mix_room_t *room, const mix_settings_t *s);
 /* Number of samples in one frame: rate * frame_ms / 1000. */
 unsigned mix_room_frame_samples(const mix_room_t *room);
 /* Participants in room, not counting those retiring. */

@@ -229,6 +229,12 @@ int mc_call_connect(mc_call_t *c)
 		finish(c);
 		return -ENOENT;
 	}
+	if (cfg->tls && mc_ws_use_tls(&c->ws, cfg->host) < 0) {
+		snprintf(c->st.error, sizeof(c->st.error), "cannot set up TLS");
+		freeaddrinfo(ai);
+		finish(c);
+		return -ENOMEM;
+	}
 	fd = mc_ws_connect(&c->ws, ai->ai_addr, ai->ai_addrlen, cfg->host,
 			   cfg->port, c->path);
 	freeaddrinfo(ai);

@@ -42,6 +42,7 @@ typedef struct mc_call mc_call_t;
 typedef struct mc_call_cfg {
 	const char *host;
 	int port;
+	bool tls;	      /* wss:// (the certificate is not verified) */
 	const int16_t *audio; /* 8 kHz source, NULL for silence */
 	size_t audio_n;
 	bool loop;	    /* replay the source until the duration ends */

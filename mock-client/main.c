@@ -40,7 +40,7 @@ static void usage(FILE *f)
 {
 	fprintf(
 	    f,
-	    "usage: chorus-client [options] ws://host:port/rooms/<room>\n"
+	    "usage: chorus-client [options] ws[s]://host:port/rooms/<room>\n"
 	    "       chorus-client --load [options] ws://host:port/\n"
 	    "caller:\n"
 	    "  --play FILE        audio to send (any libsndfile format); "
@@ -48,6 +48,8 @@ static void usage(FILE *f)
 	    "  --tone HZ          send a sine tone instead of a file\n"
 	    "  --record FILE      write what is heard to a 16-bit 8 kHz WAV\n"
 	    "  --password P       start.customParameters.password\n"
+	    "  --token T          start.customParameters.token (a join "
+	    "token)\n"
 	    "  --param K=V        another custom parameter (repeatable)\n"
 	    "  --duration S       stream S seconds (default: the file's "
 	    "length, or until ^C)\n"
@@ -73,11 +75,12 @@ static void usage(FILE *f)
 struct url {
 	char host[256];
 	int port;
+	bool tls; /* wss:// */
 	char path[256];
 };
 
-/* ws://host[:port][/path]. Returns 0 or -EINVAL. wss:// is not supported:
- * put a TLS proxy in front, or talk to the gateway on loopback. */
+/* ws://host[:port][/path] or wss://host[:port][/path]. Returns 0 or
+ * -EINVAL. */
 static int parse_url(const char *s, struct url *u)
 {
 	const char *h, *end, *colon;
@@ -87,6 +90,10 @@ static int parse_url(const char *s, struct url *u)
 	if (!strncmp(s, "ws://", 5)) {
 		h = s + 5;
 		u->port = 80;
+	} else if (!strncmp(s, "wss://", 6)) {
+		h = s + 6;
+		u->port = 443;
+		u->tls = true;
 	} else {
 		return -EINVAL;
 	}
@@ -109,7 +116,7 @@ static int parse_url(const char *s, struct url *u)
 }
 
 struct opts {
-	const char *play, *record, *password, *json, *prefix;
+	const char *play, *record, *password, *token, *json, *prefix;
 	double tone, duration;
 	int loop, load, quiet, expect_echo;
 	unsigned chunk, jitter, playout, participants, rooms, talkers;
@@ -124,6 +131,7 @@ enum {
 	O_TONE,
 	O_RECORD,
 	O_PASSWORD,
+	O_TOKEN,
 	O_PARAM,
 	O_DURATION,
 	O_LOOP,
@@ -145,29 +153,18 @@ enum {
 };
 
 static const struct option longopts[] = {
-    {"play", 1, 0, O_PLAY},
-    {"tone", 1, 0, O_TONE},
-    {"record", 1, 0, O_RECORD},
-    {"password", 1, 0, O_PASSWORD},
-    {"param", 1, 0, O_PARAM},
-    {"duration", 1, 0, O_DURATION},
-    {"loop", 0, 0, O_LOOP},
-    {"chunk", 1, 0, O_CHUNK},
-    {"jitter", 1, 0, O_JITTER},
-    {"seed", 1, 0, O_SEED},
-    {"playout-ms", 1, 0, O_PLAYOUT},
-    {"quiet", 0, 0, O_QUIET},
-    {"load", 0, 0, O_LOAD},
-    {"participants", 1, 0, O_PARTS},
-    {"rooms", 1, 0, O_ROOMS},
-    {"talkers", 1, 0, O_TALKERS},
-    {"room-prefix", 1, 0, O_PREFIX},
-    {"expect", 1, 0, O_EXPECT},
-    {"late-ms", 1, 0, O_LATE},
-    {"connect-rate", 1, 0, O_RATE},
-    {"json", 1, 0, O_JSON},
-    {"help", 0, 0, O_HELP},
-    {0, 0, 0, 0},
+    {"play", 1, 0, O_PLAY},	     {"tone", 1, 0, O_TONE},
+    {"record", 1, 0, O_RECORD},	     {"password", 1, 0, O_PASSWORD},
+    {"token", 1, 0, O_TOKEN},	     {"param", 1, 0, O_PARAM},
+    {"duration", 1, 0, O_DURATION},  {"loop", 0, 0, O_LOOP},
+    {"chunk", 1, 0, O_CHUNK},	     {"jitter", 1, 0, O_JITTER},
+    {"seed", 1, 0, O_SEED},	     {"playout-ms", 1, 0, O_PLAYOUT},
+    {"quiet", 0, 0, O_QUIET},	     {"load", 0, 0, O_LOAD},
+    {"participants", 1, 0, O_PARTS}, {"rooms", 1, 0, O_ROOMS},
+    {"talkers", 1, 0, O_TALKERS},    {"room-prefix", 1, 0, O_PREFIX},
+    {"expect", 1, 0, O_EXPECT},	     {"late-ms", 1, 0, O_LATE},
+    {"connect-rate", 1, 0, O_RATE},  {"json", 1, 0, O_JSON},
+    {"help", 0, 0, O_HELP},	     {0, 0, 0, 0},
 };
 
 static int number(const char *s, double lo, double hi, double *out)
@@ -203,8 +200,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case O_PASSWORD:
 			o->password = optarg;
 			break;
+		case O_TOKEN:
+			o->token = optarg;
+			break;
 		case O_PARAM:
-			if (o->nparams == MC_MAX_PARAMS - 1 ||
+			/* Two slots stay for --password and --token. */
+			if (o->nparams == MC_MAX_PARAMS - 2 ||
 			    !strchr(optarg, '=') || optarg[0] == '=')
 				bad = 1;
 			else
@@ -297,6 +298,7 @@ static void fill_cfg(const struct opts *o, const struct url *u,
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->host = u->host;
 	cfg->port = u->port;
+	cfg->tls = u->tls;
 	cfg->duration_s = o->duration;
 	cfg->loop = o->loop;
 	cfg->chunk = o->chunk;
@@ -313,6 +315,10 @@ static void fill_cfg(const struct opts *o, const struct url *u,
 	if (o->password) {
 		cfg->params[cfg->nparams].key = "password";
 		cfg->params[cfg->nparams++].value = o->password;
+	}
+	if (o->token) {
+		cfg->params[cfg->nparams].key = "token";
+		cfg->params[cfg->nparams++].value = o->token;
 	}
 }
 
@@ -445,8 +451,8 @@ int main(int argc, char **argv)
 	}
 	if (parse_url(argv[optind], &u)) {
 		fprintf(stderr,
-			"chorus-client: not a ws://host:port/path URL "
-			"(wss:// is not supported): %s\n",
+			"chorus-client: not a ws:// or wss://host:port/path "
+			"URL: %s\n",
 			argv[optind]);
 		return EXIT_LOCAL;
 	}

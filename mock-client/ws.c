@@ -6,6 +6,9 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,8 +44,84 @@ int mc_ws_init(mc_ws_t *w, size_t in_cap, size_t out_cap,
 	return 0;
 }
 
+/* --- TLS (wss://) -------------------------------------------------------- */
+
+static SSL_CTX *tls_ctx;
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+
+/* One context for every connection; no verification (see ws.h). */
+static void tls_ctx_new(void)
+{
+	tls_ctx = SSL_CTX_new(TLS_client_method());
+	if (tls_ctx)
+		SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_NONE, NULL);
+}
+
+int mc_ws_use_tls(mc_ws_t *w, const char *host)
+{
+	pthread_once(&tls_once, tls_ctx_new);
+	if (!tls_ctx)
+		return -ENOMEM;
+	w->tls = true;
+	snprintf(w->sni, sizeof(w->sni), "%s", host);
+	return 0;
+}
+
+static void tls_free(mc_ws_t *w)
+{
+	if (w->ssl)
+		SSL_free(w->ssl);
+	w->ssl = NULL;
+}
+
+/* Maps an SSL_read/SSL_write/SSL_connect result to a count, -EAGAIN (try
+ * again on the next event), 0 (orderly end) or -EIO. */
+static ssize_t tls_result(mc_ws_t *w, int n)
+{
+	if (n > 0)
+		return n;
+	switch (SSL_get_error(w->ssl, n)) {
+	case SSL_ERROR_WANT_READ:
+		w->tls_want_write = false;
+		return -EAGAIN;
+	case SSL_ERROR_WANT_WRITE:
+		w->tls_want_write = true;
+		return -EAGAIN;
+	case SSL_ERROR_ZERO_RETURN:
+		return 0;
+	default:
+		ERR_clear_error();
+		return -EIO;
+	}
+}
+
+/* Advances the TLS handshake; on completion the upgrade request goes. */
+static void tls_step(mc_ws_t *w);
+
+/* Reads into buf: a count, 0 at the end, or a negative errno. */
+static ssize_t io_read(mc_ws_t *w, void *buf, size_t n)
+{
+	ssize_t r;
+
+	if (w->ssl)
+		return tls_result(w, SSL_read(w->ssl, buf, (int)n));
+	r = recv(w->fd, buf, n, 0);
+	return r < 0 ? -errno : r;
+}
+
+static ssize_t io_write(mc_ws_t *w, const void *buf, size_t n)
+{
+	ssize_t r;
+
+	if (w->ssl)
+		return tls_result(w, SSL_write(w->ssl, buf, (int)n));
+	r = send(w->fd, buf, n, MSG_NOSIGNAL);
+	return r < 0 ? -errno : r;
+}
+
 void mc_ws_free(mc_ws_t *w)
 {
+	tls_free(w);
 	if (w->fd >= 0)
 		close(w->fd);
 	w->fd = -1;
@@ -57,6 +136,7 @@ static void shut(mc_ws_t *w, const char *err)
 	if (w->state == MC_WS_CLOSED)
 		return;
 	w->state = MC_WS_CLOSED;
+	tls_free(w);
 	if (w->fd >= 0)
 		close(w->fd);
 	w->fd = -1;
@@ -114,6 +194,8 @@ int mc_ws_connect(mc_ws_t *w, const void *addr, unsigned addrlen,
 
 bool mc_ws_wants_write(const mc_ws_t *w)
 {
+	if (w->state == MC_WS_TLS)
+		return w->tls_want_write;
 	return w->state == MC_WS_CONNECTING || w->out_len;
 }
 
@@ -123,14 +205,16 @@ static int flush(mc_ws_t *w)
 	size_t done = 0;
 	ssize_t n;
 
+	if (w->state == MC_WS_CONNECTING || w->state == MC_WS_TLS)
+		return 0; /* the upgrade request waits for the channel */
 	while (done < w->out_len) {
-		n = send(w->fd, w->out + done, w->out_len - done, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
+		n = io_write(w, w->out + done, w->out_len - done);
+		if (n == -EINTR)
 			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if (n == -EAGAIN || n == -EWOULDBLOCK)
 			break;
-		if (n < 0)
-			return -errno;
+		if (n <= 0)
+			return n < 0 ? (int)n : -EPIPE;
 		done += (size_t)n;
 	}
 	memmove(w->out, w->out + done, w->out_len - done);
@@ -150,7 +234,39 @@ void mc_ws_on_writable(mc_ws_t *w)
 			return;
 		}
 		w->state = MC_WS_HANDSHAKE;
+		if (w->tls) {
+			w->ssl = SSL_new(tls_ctx);
+			if (!w->ssl || !SSL_set_fd(w->ssl, w->fd)) {
+				shut(w, "cannot start TLS");
+				return;
+			}
+			SSL_set_tlsext_host_name(w->ssl, w->sni);
+			SSL_set_mode(w->ssl,
+				     SSL_MODE_ENABLE_PARTIAL_WRITE |
+					 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+			w->state = MC_WS_TLS;
+		}
 	}
+	if (w->state == MC_WS_TLS) {
+		tls_step(w);
+		return;
+	}
+	if (flush(w) < 0)
+		shut(w, "write failed");
+}
+
+static void tls_step(mc_ws_t *w)
+{
+	ssize_t r = tls_result(w, SSL_connect(w->ssl));
+
+	if (r == -EAGAIN)
+		return;
+	if (r <= 0) {
+		shut(w, "TLS handshake failed");
+		return;
+	}
+	w->state = MC_WS_HANDSHAKE;
+	w->tls_want_write = false;
 	if (flush(w) < 0)
 		shut(w, "write failed");
 }
@@ -335,25 +451,27 @@ void mc_ws_on_readable(mc_ws_t *w)
 {
 	ssize_t n;
 
+	if (w->state == MC_WS_TLS)
+		tls_step(w);
 	while (w->state == MC_WS_HANDSHAKE || w->state == MC_WS_OPEN) {
 		size_t want = w->in_cap - w->in_len;
 
-		n = recv(w->fd, w->in + w->in_len, want, 0);
-		if (n < 0 && errno == EINTR)
+		n = io_read(w, w->in + w->in_len, want);
+		if (n == -EINTR)
 			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if (n == -EAGAIN || n == -EWOULDBLOCK)
 			return;
 		if (n <= 0) {
 			shut(w, n == 0 ? "connection closed by server without "
 					 "a close frame"
-				       : strerror(errno));
+				       : strerror((int)-n));
 			return;
 		}
 		w->in_len += (size_t)n;
 		parse_input(w);
 		/* A short read drained the socket: skip the recv() that would
 		 * only say EAGAIN (level-triggered epoll reports any more). */
-		if ((size_t)n < want)
+		if ((size_t)n < want && !w->ssl)
 			return;
 	}
 }

@@ -7,8 +7,9 @@
  * (one frame out, one in), against ~6.6 µs for a bare epoll echo server
  * doing the same socket work; at 2,000 calls the generator alone would need
  * both cores and would measure itself instead of the gateway. This layer
- * does what a platform's client needs and nothing more: ws:// only (no TLS),
- * no extensions, no subprotocol.
+ * does what a platform's client needs and nothing more: ws://, or wss://
+ * with OpenSSL (mc_ws_use_tls(); the server's certificate is not verified:
+ * a test tool talking to a test server), no extensions, no subprotocol.
  *
  * The caller owns the socket's place in an event loop: it calls
  * mc_ws_on_writable() / mc_ws_on_readable() when epoll says so, and asks
@@ -32,6 +33,7 @@
 typedef enum mc_ws_state {
 	MC_WS_IDLE = 0,
 	MC_WS_CONNECTING, /* TCP connect in progress */
+	MC_WS_TLS,	  /* TLS handshake in progress (wss://) */
 	MC_WS_HANDSHAKE,  /* upgrade request sent, waiting for 101 */
 	MC_WS_OPEN,
 	MC_WS_CLOSED,
@@ -63,7 +65,11 @@ typedef struct mc_ws {
 	uint8_t *out; /* bytes to write */
 	size_t out_len, out_cap;
 	bool close_sent;
-	uint64_t dropped; /* messages refused: output buffer full */
+	uint64_t dropped;    /* messages refused: output buffer full */
+	bool tls;	     /* wss:// */
+	bool tls_want_write; /* the TLS handshake waits to write */
+	void *ssl;	     /* SSL *, when tls */
+	char sni[256];
 } mc_ws_t;
 
 /*
@@ -74,6 +80,10 @@ int mc_ws_init(mc_ws_t *w, size_t in_cap, size_t out_cap,
 	       const mc_ws_handler_t *h, void *user, uint64_t seed);
 /* Closes the socket if open and frees the buffers. No callback. */
 void mc_ws_free(mc_ws_t *w);
+
+/* Makes the next mc_ws_connect() speak TLS (wss://), naming host (SNI).
+ * Returns 0, or -ENOMEM if OpenSSL could not be set up. */
+int mc_ws_use_tls(mc_ws_t *w, const char *host);
 
 /*
  * Starts connecting to addr (a struct sockaddr of addrlen bytes) and queues

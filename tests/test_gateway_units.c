@@ -17,8 +17,10 @@
 #include <cmocka.h>
 
 #include "gateway/clock.h"
+#include "gateway/cmdq.h"
 #include "gateway/config.h"
 #include "gateway/metrics.h"
+#include "gateway/outq.h"
 #include "gateway/proto.h"
 #include "gateway/room.h"
 
@@ -72,6 +74,9 @@ static void passwords_compare_exactly(void **state)
 
 /* --- registry ---------------------------------------------------------- */
 
+/* What the admin API would show of a call: nothing, here. */
+static const gw_call_info_t no_info;
+
 static gw_registry_t *registry(unsigned max_rooms, unsigned per_room,
 			       bool auto_create)
 {
@@ -93,27 +98,33 @@ static void seats_are_lowest_free_and_limits_hold(void **state)
 	gw_member_t m[4];
 	int u;
 
-	assert_int_equal(gw_registry_join(r, "a", NULL, &u, &m[0]), 0);
+	assert_int_equal(gw_registry_join(r, "a", NULL, &u, &no_info, &m[0]),
+			 0);
 	assert_true(m[0].created);
 	assert_true(m[0].start_timer);
 	assert_int_equal(m[0].seat, 1);
-	assert_int_equal(gw_registry_join(r, "a", NULL, &u, &m[1]), 0);
+	assert_int_equal(gw_registry_join(r, "a", NULL, &u, &no_info, &m[1]),
+			 0);
 	assert_false(m[1].created);
 	assert_false(m[1].start_timer);
 	assert_int_equal(m[1].seat, 2);
-	assert_int_equal(gw_registry_join(r, "a", NULL, &u, &m[2]), 0);
+	assert_int_equal(gw_registry_join(r, "a", NULL, &u, &no_info, &m[2]),
+			 0);
 	assert_int_equal(m[2].seat, 3);
-	assert_int_equal(gw_registry_join(r, "a", NULL, &u, &m[3]), -EUSERS);
+	assert_int_equal(gw_registry_join(r, "a", NULL, &u, &no_info, &m[3]),
+			 -EUSERS);
 	gw_registry_leave(r, &m[1], NULL);
-	assert_int_equal(gw_registry_join(r, "a", NULL, &u, &m[1]), 0);
+	assert_int_equal(gw_registry_join(r, "a", NULL, &u, &no_info, &m[1]),
+			 0);
 	assert_int_equal(m[1].seat, 2);
 	/* Rooms: "a" and "b" fit, "c" does not. */
-	assert_int_equal(gw_registry_join(r, "b", NULL, &u, &m[3]), 0);
+	assert_int_equal(gw_registry_join(r, "b", NULL, &u, &no_info, &m[3]),
+			 0);
 	{
 		gw_member_t x;
 
-		assert_int_equal(gw_registry_join(r, "c", NULL, &u, &x),
-				 -EMLINK);
+		assert_int_equal(
+		    gw_registry_join(r, "c", NULL, &u, &no_info, &x), -EMLINK);
 	}
 	for (int i = 0; i < 4; i++)
 		gw_registry_leave(r, &m[i], NULL);
@@ -127,16 +138,19 @@ static void creator_sets_password_until_room_empties(void **state)
 	gw_room_t *first;
 	int u;
 
-	assert_int_equal(gw_registry_join(r, "s", "pw", &u, &a), 0);
-	assert_int_equal(gw_registry_join(r, "s", NULL, &u, &b), -EACCES);
-	assert_int_equal(gw_registry_join(r, "s", "PW", &u, &b), -EACCES);
-	assert_int_equal(gw_registry_join(r, "s", "pw", &u, &b), 0);
+	assert_int_equal(gw_registry_join(r, "s", "pw", &u, &no_info, &a), 0);
+	assert_int_equal(gw_registry_join(r, "s", NULL, &u, &no_info, &b),
+			 -EACCES);
+	assert_int_equal(gw_registry_join(r, "s", "PW", &u, &no_info, &b),
+			 -EACCES);
+	assert_int_equal(gw_registry_join(r, "s", "pw", &u, &no_info, &b), 0);
 	gw_registry_leave(r, &b, NULL);
 	first = a.room;
 	gw_registry_leave(r, &a, NULL);
 	/* Emptied: its clock would free it; the name is free again. */
 	assert_true(gw_registry_clock_idle(r, first));
-	assert_int_equal(gw_registry_join(r, "s", "other", &u, &a), 0);
+	assert_int_equal(gw_registry_join(r, "s", "other", &u, &no_info, &a),
+			 0);
 	assert_true(a.created);
 	gw_registry_leave(r, &a, NULL);
 	gw_registry_free(r);
@@ -168,6 +182,58 @@ static void rooms_go_to_the_clock_with_fewest(void **state)
 	}
 	assert_true(per[0] >= 2 && per[1] >= 2 && per[2] >= 2);
 	gw__clocks_free(cs);
+}
+
+/* Delivers frames "<tag>0", "<tag>1", ... to q, as its own worker's clock
+ * would, without writing any. */
+static void deliver(gw_outq_home_t *home, gw_outq_t *q, char tag, int n)
+{
+	for (int i = 0; i < n; i++) {
+		char b[8];
+
+		snprintf(b, sizeof(b), "%c%d", tag, i);
+		gw__outq_deliver(home, q, b, strlen(b));
+	}
+}
+
+static void expect_frames(gw_outq_t *q, char tag, int from, int to)
+{
+	for (int i = from; i <= to; i++) {
+		const gw_out_slot_t *s = gw__outq_peek(q);
+		char b[8];
+
+		snprintf(b, sizeof(b), "%c%d", tag, i);
+		assert_non_null(s);
+		assert_int_equal(s->len, strlen(b));
+		assert_memory_equal(s->b64, b, s->len);
+		gw__outq_pop(q);
+	}
+	assert_null(gw__outq_peek(q));
+}
+
+static void output_queue_keeps_the_newest_frames(void **state)
+{
+	gw_worker_t w = {.id = 0};
+	gw_outq_home_t home, *all[1] = {&home};
+	gw_counters_t n;
+	gw_outq_t q;
+
+	memset(&n, 0, sizeof(n));
+	assert_int_equal(gw__outq_home_init(&home, &w, all, 1, 4, &n), 0);
+	assert_int_equal(gw__outq_init(&q, &home, NULL), 0);
+	/* Seven frames while the listener reads nothing: it gets the newest
+	 * four (depth 4), in order, and the three oldest are counted. */
+	deliver(&home, &q, 'f', 7);
+	expect_frames(&q, 'f', 3, 6);
+	assert_int_equal(atomic_load(&q.dropped), 3);
+	/* A consumer that never ran: the producer fills the ring's slots and
+	 * skips what does not fit (counted), then the consumer trims. */
+	deliver(&home, &q, 'g', GW_OUTQ_SLOTS + 2);
+	assert_int_equal(atomic_load(&q.dropped), 3 + 2);
+	expect_frames(&q, 'g', GW_OUTQ_SLOTS - 4, GW_OUTQ_SLOTS - 1);
+	assert_int_equal(atomic_load(&q.dropped), 3 + 2 + GW_OUTQ_SLOTS - 4);
+	gw__outq_free(&q);
+	gw__outq_home_free(&home);
 }
 
 static void metrics_print_help_type_and_value(void **state)
@@ -214,17 +280,22 @@ static void config_rooms_exist_without_auto_create(void **state)
 	c.rooms[0].max_participants = 1;
 	c.rooms[0].mix = c.mix;
 	r = gw_registry_new(&c);
-	assert_int_equal(gw_registry_join(r, "nosuch", NULL, &u, &a), -ENOENT);
-	assert_int_equal(gw_registry_join(r, "board", "y", &u, &a), -EACCES);
-	assert_int_equal(gw_registry_join(r, "board", "x", &u, &a), 0);
-	assert_int_equal(gw_registry_join(r, "board", "x", &u, &b), -EUSERS);
+	assert_int_equal(gw_registry_join(r, "nosuch", NULL, &u, &no_info, &a),
+			 -ENOENT);
+	assert_int_equal(gw_registry_join(r, "board", "y", &u, &no_info, &a),
+			 -EACCES);
+	assert_int_equal(gw_registry_join(r, "board", "x", &u, &no_info, &a),
+			 0);
+	assert_int_equal(gw_registry_join(r, "board", "x", &u, &no_info, &b),
+			 -EUSERS);
 	assert_true(a.start_timer);
 	room = a.room;
 	gw_registry_leave(r, &a, NULL);
 	/* An administrator's room stays when empty; its clock stops, and
 	 * starts again with the next call. */
 	assert_true(gw_registry_clock_idle(r, room));
-	assert_int_equal(gw_registry_join(r, "board", "x", &u, &a), 0);
+	assert_int_equal(gw_registry_join(r, "board", "x", &u, &no_info, &a),
+			 0);
 	assert_false(a.created);
 	assert_ptr_equal(a.room, room);
 	assert_true(a.start_timer);
@@ -373,6 +444,52 @@ static void start_is_read_with_its_parameters(void **state)
 	gw_msg_release(&m);
 }
 
+static void public_params_leave_out_secrets(void **state)
+{
+	gw_msg_t m;
+	char *pub;
+
+	assert_int_equal(
+	    parse("{\"event\":\"start\",\"start\":{\"streamSid\":\"MZ1\","
+		  "\"customParameters\":{\"room\":\"r\",\"password\":\"p\","
+		  "\"token\":\"t\",\"Join_Token\":\"t\",\"apiSecret\":\"s\","
+		  "\"agent\":\"bob\"},"
+		  "\"mediaFormat\":{\"encoding\":\"audio/x-mulaw\","
+		  "\"sampleRate\":8000,\"channels\":1}},"
+		  "\"streamSid\":\"MZ1\"}",
+		  &m),
+	    0);
+	pub = gw_proto_public_params(&m);
+	assert_non_null(pub);
+	assert_string_equal(pub, "{\"room\":\"r\",\"agent\":\"bob\"}");
+	free(pub);
+	gw_msg_release(&m);
+	(void)state;
+}
+
+/* Commands come out in the order posted, all at once, and the queue is
+ * empty after. */
+static void commands_are_taken_in_order(void **state)
+{
+	gw_cmdq_t q;
+	gw_cmd_t c = {.code = 4003}, *got;
+
+	assert_int_equal(gw__cmdq_init(&q), 0);
+	assert_int_equal(gw__cmdq_take(&q, &got), 0);
+	assert_null(got);
+	for (uint64_t i = 1; i <= 40; i++) {
+		c.call_id = i;
+		assert_int_equal(gw__cmdq_post(&q, &c), 0);
+	}
+	assert_int_equal(gw__cmdq_take(&q, &got), 40);
+	for (unsigned i = 0; i < 40; i++)
+		assert_int_equal(got[i].call_id, i + 1);
+	free(got);
+	assert_int_equal(gw__cmdq_take(&q, &got), 0);
+	gw__cmdq_free(&q);
+	(void)state;
+}
+
 static void other_media_formats_are_not_supported(void **state)
 {
 	gw_msg_t m;
@@ -454,11 +571,14 @@ int main(void)
 	    cmocka_unit_test(creator_sets_password_until_room_empties),
 	    cmocka_unit_test(rooms_go_to_the_clock_with_fewest),
 	    cmocka_unit_test(metrics_print_help_type_and_value),
+	    cmocka_unit_test(output_queue_keeps_the_newest_frames),
 	    cmocka_unit_test(config_rooms_exist_without_auto_create),
 	    cmocka_unit_test(flags_override_environment_override_defaults),
 	    cmocka_unit_test(bad_settings_are_refused_with_a_message),
 	    cmocka_unit_test(config_file_defines_rooms),
 	    cmocka_unit_test(start_is_read_with_its_parameters),
+	    cmocka_unit_test(public_params_leave_out_secrets),
+	    cmocka_unit_test(commands_are_taken_in_order),
 	    cmocka_unit_test(other_media_formats_are_not_supported),
 	    cmocka_unit_test(control_events_are_recognised),
 	    cmocka_unit_test(media_envelope_is_exactly_the_protocol_shape),

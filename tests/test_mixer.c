@@ -796,12 +796,42 @@ static void dtmf_is_recorded(void **state)
 	fx_close(&fx);
 }
 
+static void live_settings_change_gate_norm_echo_only(void **state)
+{
+	mix_room_t *r = mix_room_new(NULL);
+	mix_settings_t s = *mix_room_settings(r);
+
+	s.norm = MIX_NORM_CLIP;
+	s.echo = true;
+	s.gate_threshold_dbfs = -30;
+	s.gate_hangover_ms = 200;
+	assert_int_equal(mix_room_set_live(r, &s), 0);
+	assert_int_equal(mix_room_settings(r)->norm, MIX_NORM_CLIP);
+	assert_true(mix_room_settings(r)->echo);
+	assert_true(mix_room_settings(r)->gate_threshold_dbfs == -30);
+	/* Buffer sizes cannot change, and a refusal changes nothing. */
+	s.jitter_target_ms = 60;
+	s.echo = false;
+	assert_int_equal(mix_room_set_live(r, &s), -EINVAL);
+	assert_true(mix_room_settings(r)->echo);
+	assert_int_equal(mix_room_settings(r)->jitter_target_ms, 40);
+	s = *mix_room_settings(r);
+	s.frame_ms = 10;
+	assert_int_equal(mix_room_set_live(r, &s), -EINVAL);
+	s = *mix_room_settings(r);
+	s.gate_attack_frames = 0; /* invalid */
+	assert_int_equal(mix_room_set_live(r, &s), -EINVAL);
+	mix_room_free(r);
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(settings_defaults_are_as_documented),
 	    cmocka_unit_test(settings_insane_values_are_rejected),
 	    cmocka_unit_test(norm_names_parse_both_ways),
+	    cmocka_unit_test(live_settings_change_gate_norm_echo_only),
 	    cmocka_unit_test(frame_size_derives_from_rate_and_frame_ms),
 	    cmocka_unit_test(empty_room_tick_reports_nothing),
 	    cmocka_unit_test(add_and_remove_report_errors),

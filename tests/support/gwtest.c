@@ -27,6 +27,7 @@ int gwt_start(gwt_proc_t *g, const char *const *args)
 	const char *bin = getenv("CHORUS_GATEWAY");
 	char port[16];
 	const char *argv[64];
+	bool tls = false;
 	int n = 0, fd;
 
 	memset(g, 0, sizeof(*g));
@@ -60,9 +61,14 @@ int gwt_start(gwt_proc_t *g, const char *const *args)
 		_exit(127);
 	}
 	close(fd);
-	/* Up to 10 s for it to answer: the machine may be busy. */
+	for (int i = 0; args && args[i]; i++)
+		tls = tls || !strcmp(args[i], "--tls-cert");
+	/* Up to 10 s for it to answer: the machine may be busy. Plain HTTP
+	 * cannot ask a TLS server: its start-up line says it is ready. */
 	for (int i = 0; i < 500; i++) {
-		if (ws_http_get(g->port, "/healthz", NULL, 0, 1000) == 200)
+		if (tls ? gwt_log_count(g, "listening on") > 0
+			: ws_http_get(g->port, "/healthz", NULL, 0, 1000) ==
+			      200)
 			return 0;
 		if (!gwt_alive(g))
 			break;

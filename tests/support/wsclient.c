@@ -119,6 +119,12 @@ static int fill(ws_client_t *c, uint64_t deadline)
 
 int ws_connect(ws_client_t *c, uint16_t port, const char *path, int timeout_ms)
 {
+	return ws_connect_hdr(c, port, path, NULL, timeout_ms);
+}
+
+int ws_connect_hdr(ws_client_t *c, uint16_t port, const char *path,
+		   const char *headers, int timeout_ms)
+{
 	uint64_t deadline =
 	    chorus_now_ns() + (uint64_t)timeout_ms * CHORUS_NS_PER_MS;
 	char req[1024];
@@ -134,8 +140,8 @@ int ws_connect(ws_client_t *c, uint16_t port, const char *path, int timeout_ms)
 		     "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n"
 		     "Upgrade: websocket\r\nConnection: Upgrade\r\n"
 		     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-		     "Sec-WebSocket-Version: 13\r\n\r\n",
-		     path, port);
+		     "Sec-WebSocket-Version: 13\r\n%s\r\n",
+		     path, port, headers ? headers : "");
 	r = write_all(c->fd, req, (size_t)n);
 	while (!r) {
 		if (c->rlen >= 4 &&
@@ -348,28 +354,43 @@ uint16_t ws_free_port(void)
 	return port;
 }
 
-int ws_http_get(uint16_t port, const char *path, char *body, size_t cap,
-		int timeout_ms)
+int ws_http_request(uint16_t port, const char *method, const char *path,
+		    const char *headers, const char *req_body, char *body,
+		    size_t cap, int timeout_ms)
 {
 	uint64_t deadline =
 	    chorus_now_ns() + (uint64_t)timeout_ms * CHORUS_NS_PER_MS;
 	ws_client_t c = {0};
-	char req[512];
+	size_t blen = req_body ? strlen(req_body) : 0;
+	char *req;
 	int n, r, status = 0;
 	char *end;
 
+	req = malloc(1024 + (headers ? strlen(headers) : 0) + blen);
+	if (!req)
+		return -ENOMEM;
 	c.fd = tcp_connect(port, timeout_ms);
-	if (c.fd < 0)
+	if (c.fd < 0) {
+		free(req);
 		return c.fd;
-	n = snprintf(req, sizeof(req),
-		     "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-		     "Connection: close\r\n\r\n",
-		     path);
+	}
+	n = sprintf(req,
+		    "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+		    "Connection: close\r\n%s",
+		    method, path, headers ? headers : "");
+	if (req_body)
+		n += sprintf(req + n, "Content-Length: %zu\r\n", blen);
+	n += sprintf(req + n, "\r\n");
+	if (req_body) {
+		memcpy(req + n, req_body, blen);
+		n += (int)blen;
+	}
 	r = write_all(c.fd, req, (size_t)n);
+	free(req);
 	/* Read to EOF (Connection: close) or deadline. */
 	while (!r)
 		r = fill(&c, deadline);
-	if (c.rlen && sscanf((char *)c.rbuf, "HTTP/1.1 %d", &status) == 1) {
+	if (c.rlen && sscanf((char *)c.rbuf, "HTTP/1.%*d %d", &status) == 1) {
 		if (body && cap) {
 			size_t bl = 0;
 
@@ -387,4 +408,11 @@ int ws_http_get(uint16_t port, const char *path, char *body, size_t cap,
 	}
 	ws_free(&c);
 	return status ? status : (r < 0 ? r : -EPROTO);
+}
+
+int ws_http_get(uint16_t port, const char *path, char *body, size_t cap,
+		int timeout_ms)
+{
+	return ws_http_request(port, "GET", path, NULL, NULL, body, cap,
+			       timeout_ms);
 }

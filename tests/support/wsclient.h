@@ -40,6 +40,9 @@ extern int ws_client_rcvbuf;
  * errno (-ETIMEDOUT after timeout_ms).
  */
 int ws_connect(ws_client_t *c, uint16_t port, const char *path, int timeout_ms);
+/* The same, with more request headers: lines each ending in "\r\n". */
+int ws_connect_hdr(ws_client_t *c, uint16_t port, const char *path,
+		   const char *headers, int timeout_ms);
 
 /* Sends one frame, masked as a client must. fin false starts/continues a
  * fragmented message. Returns 0 or a negative errno. */
@@ -79,5 +82,15 @@ uint16_t ws_free_port(void);
  * (NUL-terminated, truncated to cap) goes to body if not NULL. */
 int ws_http_get(uint16_t port, const char *path, char *body, size_t cap,
 		int timeout_ms);
+
+/*
+ * One plain HTTP request: method, path, extra header lines (each ending in
+ * "\r\n"; NULL for none) and a body (NULL for none; Content-Length is
+ * added). Returns the status code or a negative errno; the response body
+ * goes to body as ws_http_get() does.
+ */
+int ws_http_request(uint16_t port, const char *method, const char *path,
+		    const char *headers, const char *req_body, char *body,
+		    size_t cap, int timeout_ms);
 
 #endif /* CHORUS_TS_WSCLIENT_H */
