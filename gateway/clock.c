@@ -32,6 +32,8 @@ typedef struct clock {
 struct gw_clocks {
 	gw_clock_idle_fn idle;
 	void *data;
+	gw_clock_talk_fn talk;
+	void *talk_data;
 	const atomic_int *stopping;
 	unsigned n;
 	worker_clock_t clocks[];
@@ -66,6 +68,12 @@ void gw__clocks_bind(gw_clocks_t *cs, unsigned i, gw_worker_t *w,
 	cs->clocks[i].n = n;
 }
 
+void gw__clocks_on_talk(gw_clocks_t *cs, gw_clock_talk_fn talk, void *data)
+{
+	cs->talk = talk;
+	cs->talk_data = data;
+}
+
 void gw__clocks_free(gw_clocks_t *cs)
 {
 	if (!cs)
@@ -80,7 +88,7 @@ void gw__clocks_free(gw_clocks_t *cs)
 /* Ticks t if due. Returns false when the room left the clock. */
 static bool room_tick(worker_clock_t *c, gw_tick_t *t, uint64_t now)
 {
-	uint64_t period = t->period_ns;
+	uint64_t period = t->period_ns, started;
 	mix_tick_t mt;
 
 	if (c->all->idle(c->all->data, t)) {
@@ -96,6 +104,7 @@ static bool room_tick(worker_clock_t *c, gw_tick_t *t, uint64_t now)
 		t->ticks_skipped += missed;
 		gw__count(&c->n->ticks_skipped, missed);
 	}
+	started = chorus_now_ns();
 	pthread_mutex_lock(t->lock);
 	if (mix_room_tick(t->mix, t->next_ns, &mt) == 0) {
 		for (unsigned i = 0; i < mt.n_listeners; i++) {
@@ -108,8 +117,16 @@ static bool room_tick(worker_clock_t *c, gw_tick_t *t, uint64_t now)
 			o = &mt.mixes[l->mix];
 			gw__outq_deliver(c->out, q, o->b64, o->b64_len);
 		}
+		for (unsigned i = 0; c->all->talk && i < mt.n_events; i++) {
+			void *user = mix_participant_user(mt.events[i].p);
+
+			if (user)
+				c->all->talk(c->all->talk_data, user,
+					     mt.events[i].talking);
+		}
 	}
 	pthread_mutex_unlock(t->lock);
+	gw__observe_tick(c->n, chorus_now_ns() - started);
 	gw__count(&c->n->ticks, 1);
 	t->next_ns += period;
 	return true;
@@ -130,8 +147,8 @@ static void schedule(worker_clock_t *c, uint64_t at)
 static void clock_cb(lws_sorted_usec_list_t *sul)
 {
 	worker_clock_t *c = lws_container_of(sul, worker_clock_t, sul);
-	uint64_t now = chorus_now_ns() + EARLY_NS;
-	uint64_t earliest = UINT64_MAX;
+	uint64_t woke = chorus_now_ns(), now = woke + EARLY_NS, spent;
+	uint64_t earliest = UINT64_MAX, frame = UINT64_MAX;
 	gw_tick_t **pp = &c->rooms;
 
 	c->at = 0;
@@ -148,14 +165,27 @@ static void clock_cb(lws_sorted_usec_list_t *sul)
 		}
 		if (t->next_ns < earliest)
 			earliest = t->next_ns;
+		if (t->period_ns < frame)
+			frame = t->period_ns;
 		pp = &t->next;
 	}
 	gw__outq_deliver_end(c->out);
+	/* The pass's work, the worker's load; a pass longer than a frame
+	 * made some room miss its deadline. */
+	spent = chorus_now_ns() - woke;
+	gw__count(&c->n->worker_tick, spent);
+	if (spent > frame)
+		gw__count(&c->n->tick_overruns, 1);
 	if (c->rooms)
 		schedule(c, earliest);
 }
 
 /* --- starting ---------------------------------------------------------- */
+
+unsigned gw__clock_rooms(const gw_clocks_t *cs, unsigned i)
+{
+	return atomic_load(&cs->clocks[i].n_rooms);
+}
 
 unsigned gw__clock_assign(gw_clocks_t *cs, gw_tick_t *t)
 {

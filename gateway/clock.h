@@ -64,12 +64,24 @@ gw_clocks_t *gw__clocks_new(unsigned n, gw_clock_idle_fn idle, void *data,
 			    const atomic_int *stopping);
 
 /* Gives clock i its worker, that worker's output home and its counters
- * (ticks, ticks_skipped). Before the worker starts. */
+ * (ticks, ticks_skipped, tick_overruns, the tick_duration histogram,
+ * worker_tick). Before the worker starts. */
 void gw__clocks_bind(gw_clocks_t *cs, unsigned i, gw_worker_t *w,
 		     gw_outq_home_t *out, gw_counters_t *n);
 
+/* Called on the owner's thread, under the room's lock, for each talk event
+ * of a tick (mixer.h mix_talk_event_t); user is the participant's user
+ * pointer. It must not block. */
+typedef void (*gw_clock_talk_fn)(void *data, void *user, bool talking);
+
+/* Sets the talk callback. Before the workers start. */
+void gw__clocks_on_talk(gw_clocks_t *cs, gw_clock_talk_fn talk, void *data);
+
 /* After every worker has ended. */
 void gw__clocks_free(gw_clocks_t *cs);
+
+/* Rooms on clock i now. Any thread. */
+unsigned gw__clock_rooms(const gw_clocks_t *cs, unsigned i);
 
 /* Chooses t's owner: the worker whose clock has the fewest rooms. Returns
  * it. Any thread. */

@@ -132,8 +132,16 @@ static const opt_t opts[] = {
      "wake-up serves many calls (0 = wake for each)"},
     {"admin-token", "CHORUS_ADMIN_TOKEN", OPT_STR, OFF(admin_token), 256, 0, 0,
      "TOKEN",
-     "bearer token for /api/ (none: the API answers loopback clients only); "
+     "bearer token for /api/ and /metrics (none: loopback clients only); "
      "prefer the environment variable, which ps does not show"},
+    {"metrics-public", "CHORUS_METRICS_PUBLIC", OPT_BOOL, OFF(metrics_public),
+     0, 0, 0, NULL, "serve /metrics to anyone, without the admin token"},
+    {"webhook", "CHORUS_WEBHOOK", OPT_STR, OFF(webhook), 512, 0, 0, "URL",
+     "POST every live event, batched as JSON arrays, to this URL"},
+    {"webhook-secret", "CHORUS_WEBHOOK_SECRET", OPT_STR, OFF(webhook_secret),
+     128, 0, 0, "KEY",
+     "sign webhook requests: X-Chorus-Signature: sha256=<HMAC-SHA256 of "
+     "the body>"},
     {"window-ms", "CHORUS_WINDOW_MS", OPT_UINT, OFF(mix.window_ms), 0, 0, 10000,
      "MS", "mixer alignment window"},
     {"jitter-target-ms", "CHORUS_JITTER_TARGET_MS", OPT_UINT,

@@ -66,6 +66,9 @@ typedef struct gw_config {
 	unsigned batch_us;     /* 1000: a busy worker's pause between polls */
 	unsigned log_buffer;   /* 262144 bytes of lines waiting for stderr */
 	char admin_token[256]; /* "" = the admin API answers loopback only */
+	bool metrics_public;   /* /metrics needs no token */
+	char webhook[512];     /* "" = no webhook */
+	char webhook_secret[128];     /* "" = requests are not signed */
 	char twilio_auth_token[128];  /* "" = stream signatures not checked */
 	char public_url[256];	      /* "" = wss:// + the Host header */
 	char join_secret[256];	      /* "" = join tokens not accepted */

@@ -5,6 +5,7 @@
 #include "gateway/conn.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +66,7 @@ struct gw_conn {
 	int close_code; /* close from the timer (shutdown) */
 	char close_reason[124];
 	char end[140]; /* why it ended, for the leave line */
+	int end_code;  /* and its close code, for participant.left */
 
 	/* For the leave line. */
 	uint64_t frames_in, bad, bad_run, other_track, dtmf, marks;
@@ -107,10 +109,11 @@ end_call(gw_conn_t *c, int code, const char *fmt, ...)
 	if (n >= (int)sizeof(reason))
 		n = sizeof(reason) - 1;
 	snprintf(c->end, sizeof(c->end), "%d %s", code, reason);
+	c->end_code = code;
 	if (c->state == CONN_WAIT_START) {
 		gw_esc_t er, esid, ecall, epeer;
 
-		gw__count(&c->calls->n->refused, 1);
+		gw__count_refused(c->calls->n, code);
 		gw_info("refuse code=%d reason=\"%s\" room=%s streamSid=%s "
 			"callSid=%s peer=%s",
 			code, gw_log_esc(&er, reason),
@@ -127,6 +130,13 @@ end_call(gw_conn_t *c, int code, const char *fmt, ...)
 }
 
 /* --- admission --------------------------------------------------------- */
+
+/* The start message's customParameters (borrowed from root), or NULL. */
+static const json_t *custom_params(const void *root)
+{
+	return json_object_get(json_object_get(root, "start"),
+			       "customParameters");
+}
 
 /*
  * Who the call is (a signed stream, a join token) and so how it may enter:
@@ -259,6 +269,7 @@ static int on_start(gw_conn_t *c, const gw_msg_t *msg)
 				? (lws_usec_t)cfg_of(c)->idle_timeout_ms * 1000
 				: LWS_SET_TIMER_USEC_CANCEL);
 	gw__count(&calls->n->joined, 1);
+	calls->participants++;
 	{
 		gw_esc_t esid, ecall, epeer;
 
@@ -269,6 +280,10 @@ static int on_start(gw_conn_t *c, const gw_msg_t *msg)
 			gw_log_esc(&epeer, c->peer),
 			c->m.created ? " (room created)" : "");
 	}
+	if (c->m.created)
+		gw_events_room(calls->events, "room.created", room);
+	gw_events_joined(calls->events, room, c->m.seat, c->start.call_sid,
+			 c->start.stream_sid, custom_params(msg->root));
 	if (c->m.start_timer)
 		gw__clock_start(calls->clocks, calls->worker, &c->m.room->tick);
 	return 0;
@@ -291,12 +306,12 @@ static void good_frame(gw_conn_t *c)
  * (a good frame between bad ones does not keep junk alive): bad_score
  * reaches BAD_WEIGHT * --bad-frames, where a run from a clean start would.
  */
-static int bad_frame(gw_conn_t *c, const char *why)
+static int bad_frame(gw_conn_t *c, gw_bad_frame_kind_t kind, const char *why)
 {
 	uint64_t good = c->frames_in + c->other_track + c->dtmf + c->marks;
 
 	c->bad++;
-	gw__count(&c->calls->n->bad_frames, 1);
+	gw__count(&c->calls->n->bad_frames[kind], 1);
 	c->bad_run++;
 	c->bad_score += BAD_WEIGHT;
 	if (c->bad <= LOG_REPEAT_MAX && gw_log_enabled(GW_LOG_DEBUG)) {
@@ -352,7 +367,7 @@ static int on_media(gw_conn_t *c, const gw_media_t *m)
 	}
 	n = b64_decode(ulaw, cap, m->payload.p, m->payload.len);
 	if (n < 0)
-		return bad_frame(c, "payload is not base64");
+		return bad_frame(c, GW_BAD_BASE64, "payload is not base64");
 	c->frames_in++;
 	gw__count(&c->calls->n->frames_in, 1);
 	good_frame(c);
@@ -383,7 +398,7 @@ static int on_message_joined(gw_conn_t *c, const char *buf, size_t len)
 	if (gw_media_parse_fast(buf, len, &fast))
 		return on_media(c, &fast);
 	if (gw_proto_parse(buf, len, &msg, why, sizeof(why)) < 0)
-		return bad_frame(c, why);
+		return bad_frame(c, GW_BAD_JSON, why);
 	switch (msg.event) {
 	case GW_EV_MEDIA:
 		r = on_media(c, &msg.media);
@@ -402,6 +417,9 @@ static int on_message_joined(gw_conn_t *c, const char *buf, size_t len)
 				    ? " (further digits of this call are not "
 				      "logged; its leave line counts them)"
 				    : "");
+		gw_events_dtmf(c->calls->events, c->m.room->name, c->m.seat,
+			       c->start.call_sid, c->start.stream_sid,
+			       msg.digit);
 		break;
 	case GW_EV_MARK:
 		c->marks++;
@@ -413,7 +431,7 @@ static int on_message_joined(gw_conn_t *c, const char *buf, size_t len)
 		break;
 	default:
 		/* connected/start again, or an event we do not know */
-		r = bad_frame(c, "unexpected event after start");
+		r = bad_frame(c, GW_BAD_EVENT, "unexpected event after start");
 		break;
 	}
 	gw_msg_release(&msg);
@@ -730,6 +748,24 @@ static int on_established(gw_conn_t *c, struct lws *wsi)
 	return 0;
 }
 
+/* participant.left: the code the call was closed with (the peer's, or 1006
+ * when the connection just ended) and the reason without the code. */
+static void left_event(gw_conn_t *c, const char *room, unsigned seat)
+{
+	const char *reason = "connection lost";
+	int code = c->end_code ? c->end_code : 1006;
+
+	if (c->out.failed)
+		reason = "write failed";
+	else if (!strncmp(c->end, "peer closed", 11))
+		reason = "peer closed";
+	else if (c->end_code)
+		reason = strchr(c->end, ' ') + 1; /* after "<code> " */
+	gw_events_left(c->calls->events, room, seat, c->start.call_sid,
+		       c->start.stream_sid, code, reason, c->frames_in,
+		       c->out.frames_out, c->bad, c->dtmf);
+}
+
 static void on_closed(gw_conn_t *c)
 {
 	gw_calls_t *calls = c->calls;
@@ -746,6 +782,7 @@ static void on_closed(gw_conn_t *c)
 
 		strcpy(room, c->m.room->name);
 		gw_registry_leave(calls->reg, &c->m, &st);
+		calls->participants--;
 		gw__count(&calls->n->late_frames, st.frames_late);
 		gw__count(&calls->n->capped_frames, st.frames_dropped_cap);
 		gw__count(&calls->n->concealed_frames, st.frames_concealed);
@@ -766,6 +803,7 @@ static void on_closed(gw_conn_t *c)
 			gw_log_esc(&eend, c->out.failed ? "write failed"
 					  : c->end[0]	? c->end
 							: "connection lost"));
+		left_event(c, room, seat);
 	}
 	/* No clock can deliver to this call any more. */
 	gw__outq_free(&c->out);
@@ -828,6 +866,18 @@ static void close_soon(gw_conn_t *c, int code, const char *reason)
 	lws_set_timer_usecs(c->wsi, 1);
 }
 
+void gw__conn_talk(gw_events_t *ev, void *user, bool talking)
+{
+	gw_conn_t *c = lws_container_of(user, gw_conn_t, out);
+
+	/* The call's room, seat and Sids are set before it joined and kept
+	 * until it leaves, which waits for the room's lock that the tick
+	 * holds. */
+	gw_events_participant(
+	    ev, talking ? "participant.talking" : "participant.silent",
+	    c->m.room->name, c->m.seat, c->start.call_sid, c->start.stream_sid);
+}
+
 void gw__conn_close_all(gw_calls_t *calls, int code, const char *reason)
 {
 	for (gw_conn_t *c = calls->list; c; c = c->next)
@@ -879,10 +929,12 @@ int gw__conn_callback(struct lws *wsi, enum lws_callback_reasons reason,
 			c->state = CONN_CLOSING;
 			gw__outq_close(&c->out);
 		}
-		if (len >= 2 && !c->end[0])
+		if (len >= 2 && !c->end[0]) {
+			c->end_code = ((const unsigned char *)in)[0] << 8 |
+				      ((const unsigned char *)in)[1];
 			snprintf(c->end, sizeof(c->end), "peer closed %d",
-				 ((const unsigned char *)in)[0] << 8 |
-				     ((const unsigned char *)in)[1]);
+				 c->end_code);
+		}
 		return 0;
 	case LWS_CALLBACK_CLOSED:
 		on_closed(c);

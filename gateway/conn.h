@@ -29,6 +29,7 @@
 
 #include "gateway/clock.h"
 #include "gateway/config.h"
+#include "gateway/events.h"
 #include "gateway/metrics.h"
 #include "gateway/outq.h"
 #include "gateway/room.h"
@@ -50,10 +51,12 @@ typedef struct gw_calls {
 	const atomic_int *stopping; /* new calls are refused with 1001 */
 	gw_sources_t *sources;	    /* per-address limits, all workers' */
 	const gw_cidr_t *trusted;   /* --trusted-proxy */
+	gw_events_t *events;	    /* joins, leaves, DTMF, talking */
 
 	/* The calls' own. */
 	gw_conn_t *list;
-	unsigned live; /* connections not yet closed */
+	unsigned live;		  /* connections not yet closed */
+	atomic_uint participants; /* calls in a room (read by /metrics) */
 } gw_calls_t;
 
 /* The size of a call's lws per-session data (lws allocates and frees it). */
@@ -73,5 +76,10 @@ void gw__conn_close_all(gw_calls_t *calls, int code, const char *reason);
  * of this worker's calls. */
 bool gw__conn_close_id(gw_calls_t *calls, uint64_t id, int code,
 		       const char *reason);
+
+/* On the thread of the clock that ticks the call's room, under the room's
+ * lock, for a talk event of the tick (mixer.h): emits participant.talking
+ * or participant.silent. user is the mixer participant's user pointer. */
+void gw__conn_talk(gw_events_t *ev, void *user, bool talking);
 
 #endif /* CHORUS_GW_CONN_H */

@@ -4,13 +4,16 @@
 #include "gateway/http.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
-/* The exposition of every metric in GW_METRICS fits with room to spare. */
-#define BODY_MAX 8192
+#include "gateway/access.h"
+
+/* The exposition of every metric, with 256 workers' series, fits. */
+#define BODY_MAX 65536
 /* Status line and headers. */
 #define HEAD_MAX 512
 
@@ -193,6 +196,9 @@ static int serve(struct lws *wsi, gw_http_req_t *rq, const char *uri,
 		 const gw_http_t *h)
 {
 	static const char ok[] = "ok\n", missing[] = "not found\n";
+	static const char unauth[] = "admin token required\n",
+			  forbidden[] = "loopback only: no admin token is "
+					"configured\n";
 	char body[BODY_MAX];
 	gw_metrics_t m;
 
@@ -201,6 +207,16 @@ static int serve(struct lws *wsi, gw_http_req_t *rq, const char *uri,
 		return reply(wsi, HTTP_STATUS_OK, CT_TEXT, ok, sizeof(ok) - 1,
 			     false);
 	if (!strcmp(uri, "/metrics")) {
+		int r = h->cfg->metrics_public
+			    ? 0
+			    : gw_access_admin(wsi, h->cfg, false);
+
+		if (r == -EACCES)
+			return reply(wsi, HTTP_STATUS_UNAUTHORIZED, CT_TEXT,
+				     unauth, sizeof(unauth) - 1, false);
+		if (r < 0)
+			return reply(wsi, HTTP_STATUS_FORBIDDEN, CT_TEXT,
+				     forbidden, sizeof(forbidden) - 1, false);
 		memset(&m, 0, sizeof(m));
 		h->metrics(h->data, &m);
 		return reply(wsi, HTTP_STATUS_OK, CT_METRICS, body,

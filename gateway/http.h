@@ -9,7 +9,9 @@
  * gw_http_req_t (in the connection's lws per-session data) and answers it
  * whole when it is complete. /healthz answers 200 "ok" while the worker
  * runs; /metrics the Prometheus text exposition of the gateway's counters
- * (metrics.h); /api/... the admin API, whose bodies are capped at
+ * (metrics.h), to whom access.h allows unless --metrics-public (401
+ * without the admin token, 403 off loopback with none configured);
+ * /api/... the admin API, whose bodies are capped at
  * GW_API_BODY_MAX (413); any other path 404.
  *
  * Threads: on the worker that serves the request. The metrics callback and
@@ -23,9 +25,11 @@
 #include <stddef.h>
 
 #include "gateway/api.h"
+#include "gateway/config.h"
 #include "gateway/metrics.h"
 
 typedef struct gw_http {
+	const gw_config_t *cfg; /* the admin token, --metrics-public */
 	/* Fills in every metric's current value. */
 	void (*metrics)(void *data, gw_metrics_t *m);
 	void *data;

@@ -34,6 +34,7 @@ typedef enum gw_close_code {
 	GW_CLOSE_REMOVED = 4003,      /* removed by an admin; room locked */
 	GW_CLOSE_NO_ROOM = 4004,      /* no such room, auto-creation off */
 	GW_CLOSE_TIMEOUT = 4008,      /* no start in time */
+	GW_CLOSE_SLOW = 4010,	      /* an events subscriber fell behind */
 	GW_CLOSE_FULL = 4029,	      /* the room or the server is full */
 } gw_close_code_t;
 

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -17,11 +18,14 @@
 #include "gateway/clock.h"
 #include "gateway/cmdq.h"
 #include "gateway/conn.h"
+#include "gateway/events.h"
 #include "gateway/http.h"
 #include "gateway/log.h"
 #include "gateway/metrics.h"
 #include "gateway/outq.h"
 #include "gateway/room.h"
+#include "gateway/subscriber.h"
+#include "gateway/webhook.h"
 #include "gateway/worker.h"
 
 /* How long calls have to take their 1001 when the server stops. */
@@ -31,6 +35,7 @@
 typedef struct shard {
 	gw_worker_t w; /* w.data is &calls */
 	gw_calls_t calls;
+	gw_subs_t subs; /* its /api/events subscribers */
 	gw_outq_home_t out;
 	gw_counters_t n;
 	gw_cmdq_t cmds; /* closes asked for by the admin API */
@@ -43,9 +48,11 @@ struct gw_server {
 	const gw_config_t *cfg;
 	gw_registry_t *reg;
 	gw_clocks_t *clocks;
+	gw_events_t *events;
+	gw_webhook_t *webhook; /* NULL without --webhook */
 	gw_http_t http;
 	gw_api_t api;
-	struct lws_protocols protocols[2];
+	struct lws_protocols protocols[3];
 	shard_t *shards;
 	gw_outq_home_t **homes; /* &shards[i].out */
 	unsigned n_shards;
@@ -58,13 +65,14 @@ struct gw_server {
 /*
  * lws's per-session data: what kind of connection it is, then that kind's
  * state. lws zeroes it when a connection opens; the first event that
- * tells the kind sets it (an HTTP request, or the filter before a call's
- * upgrade), and events are routed by it.
+ * tells the kind sets it (an HTTP request, or the filter before an
+ * upgrade, by its path), and events are routed by it.
  */
 typedef enum session_kind {
 	SESSION_NONE = 0,
-	SESSION_CALL, /* gw_conn_t (conn.h) */
-	SESSION_HTTP, /* gw_http_req_t (http.h) */
+	SESSION_CALL,	/* gw_conn_t (conn.h) */
+	SESSION_HTTP,	/* gw_http_req_t (http.h) */
+	SESSION_EVENTS, /* an /api/events subscriber (subscriber.h) */
 } session_kind_t;
 
 typedef struct session {
@@ -75,8 +83,10 @@ typedef struct session {
 static size_t session_size(void)
 {
 	size_t call = gw__conn_size(), http = sizeof(gw_http_req_t);
+	size_t sub = gw__sub_size();
+	size_t max = call > http ? call : http;
 
-	return sizeof(session_t) + (call > http ? call : http);
+	return sizeof(session_t) + (max > sub ? max : sub);
 }
 
 static shard_t *shard_of(struct lws *wsi)
@@ -106,19 +116,28 @@ static void on_woken(shard_t *sh)
 		sh->stop_seen = true;
 		gw__conn_close_all(&sh->calls, GW_CLOSE_GOING_AWAY,
 				   "server shutting down");
+		gw__sub_close_all(&sh->subs, GW_CLOSE_GOING_AWAY,
+				  "server shutting down");
 		gw__worker_stop(&sh->w, &sh->calls.live, STOP_GRACE_MS);
 	}
+}
+
+static bool is_subscription(struct lws *wsi)
+{
+	char path[256];
+
+	return lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) > 0 &&
+	       gw__sub_path(path);
 }
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 		    void *user, void *in, size_t len)
 {
 	session_t *ss = user;
-	shard_t *sh;
+	shard_t *sh = shard_of(wsi);
 
 	switch (reason) {
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-		sh = shard_of(wsi);
 		if (sh)
 			on_woken(sh);
 		return 0;
@@ -127,24 +146,29 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 			ss->kind = SESSION_HTTP;
 		break;
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-		/* The last moment an upgrade can get an HTTP answer (403):
-		 * before any session kind is known. */
+		/* The last moment an upgrade can get an HTTP answer (401,
+		 * 403): before any session kind is known. */
+		if (sh && is_subscription(wsi))
+			return gw__sub_confirm(&sh->subs, wsi);
 		return gw__conn_callback(wsi, reason, NULL, in, len);
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		if (ss)
-			ss->kind = SESSION_CALL;
+			ss->kind = is_subscription(wsi) ? SESSION_EVENTS
+							: SESSION_CALL;
 		break;
 	default:
 		break;
 	}
-	if (!ss)
+	if (!ss || !sh)
 		return lws_callback_http_dummy(wsi, reason, user, in, len);
 	switch (ss->kind) {
 	case SESSION_HTTP:
-		sh = shard_of(wsi);
 		return gw__http_callback(wsi, reason,
 					 (gw_http_req_t *)ss->state, in, len,
 					 &sh->srv->http);
+	case SESSION_EVENTS:
+		return gw__sub_callback(&sh->subs, wsi, reason, ss->state, in,
+					len);
 	case SESSION_CALL:
 		return gw__conn_callback(wsi, reason, ss->state, in, len);
 	default:
@@ -173,10 +197,24 @@ static int close_call(void *data, unsigned worker, uint64_t call_id, int code,
  * tick takes no registry lock. */
 static bool room_idle(void *data, gw_tick_t *t)
 {
+	gw_server_t *s = data;
 	gw_room_t *room = lws_container_of(t, gw_room_t, tick);
+	char name[GW_ROOM_NAME_MAX + 1];
+	bool admin = room->admin;
 
-	return atomic_load(&room->members) == 0 &&
-	       gw_registry_clock_idle(data, room);
+	if (atomic_load(&room->members) != 0)
+		return false;
+	strcpy(name, room->name); /* the room may be freed */
+	if (!gw_registry_clock_idle(s->reg, room))
+		return false;
+	if (!admin) /* an auto-created room emptied, and is gone */
+		gw_events_room(s->events, "room.closed", name);
+	return true;
+}
+
+static void talk(void *data, void *user, bool talking)
+{
+	gw__conn_talk(data, user, talking);
 }
 
 static void metrics(void *data, gw_metrics_t *m)
@@ -184,8 +222,30 @@ static void metrics(void *data, gw_metrics_t *m)
 	gw_server_t *s = data;
 	unsigned rooms, active;
 
-	for (unsigned i = 0; i < s->n_shards; i++)
-		gw__metrics_add(m, &s->shards[i].n);
+	gw_events_stats_t es;
+	gw_webhook_stats_t ws;
+
+	for (unsigned i = 0; i < s->n_shards; i++) {
+		shard_t *sh = &s->shards[i];
+		unsigned in_rooms = atomic_load(&sh->calls.participants);
+
+		gw__metrics_add(m, &sh->n);
+		gw__metrics_worker(m, &sh->n, i);
+		m->participants += in_rooms;
+		if (i < GW_WORKERS_MAX) {
+			m->worker_participants[i] = in_rooms;
+			m->worker_rooms[i] = gw__clock_rooms(s->clocks, i);
+		}
+		m->event_subscribers += sh->subs.live;
+	}
+	gw_events_stats(s->events, &es);
+	m->events = es.emitted;
+	m->events_truncated = es.truncated;
+	m->events_lost = es.collided;
+	gw_webhook_stats(s->webhook, &ws);
+	m->webhook_delivered = ws.delivered;
+	m->webhook_failed = ws.failed;
+	m->webhook_dropped = ws.dropped;
 	gw_registry_counts(s->reg, &rooms, &active);
 	m->connections = atomic_load(&s->n_conns);
 	m->rooms = rooms;
@@ -215,6 +275,10 @@ static int shard_init(gw_server_t *s, unsigned i)
 	sh->calls.stopping = &s->stopping;
 	sh->calls.sources = s->sources;
 	sh->calls.trusted = &s->trusted;
+	sh->calls.events = s->events;
+	sh->subs.cfg = s->cfg;
+	sh->subs.events = s->events;
+	sh->subs.n = &sh->n;
 	gw__clocks_bind(s->clocks, i, &sh->w, &sh->out, &sh->n);
 	if (gw__worker_init(&sh->w) < 0)
 		return -ENOMEM;
@@ -245,6 +309,11 @@ gw_server_t *gw_server_new(const gw_config_t *c)
 	    .per_session_data_size = session_size(),
 	    .rx_buffer_size = 4096,
 	};
+	/* The subprotocol a browser names for /api/events (access.h): lws
+	 * accepts an upgrade only for a subprotocol it knows. */
+	s->protocols[1] = s->protocols[0];
+	s->protocols[1].name = "chorus-events";
+	s->http.cfg = c;
 	s->http.metrics = metrics;
 	s->http.data = s;
 	s->http.api = &s->api;
@@ -257,7 +326,8 @@ gw_server_t *gw_server_new(const gw_config_t *c)
 	s->shards = calloc(n, sizeof(*s->shards));
 	s->homes = calloc(n, sizeof(*s->homes));
 	s->reg = gw_registry_new(c);
-	s->clocks = gw__clocks_new(n, room_idle, s->reg, &s->stopping);
+	s->events = gw_events_new();
+	s->clocks = gw__clocks_new(n, room_idle, s, &s->stopping);
 	s->sources = gw_sources_new(&(gw_source_limits_t){
 	    .max_conns = c->max_per_source,
 	    .handshakes_per_s = c->handshakes_per_source,
@@ -266,7 +336,12 @@ gw_server_t *gw_server_new(const gw_config_t *c)
 	if (c->trusted_proxy[0])
 		gw_cidr_parse(c->trusted_proxy, &s->trusted); /* validated */
 	s->api.reg = s->reg;
-	if (!s->shards || !s->homes || !s->reg || !s->clocks || !s->sources)
+	if (!s->shards || !s->homes || !s->reg || !s->events || !s->clocks ||
+	    !s->sources)
+		goto fail;
+	gw__clocks_on_talk(s->clocks, talk, s->events);
+	if (c->webhook[0] && !(s->webhook = gw_webhook_new(
+				   s->events, c->webhook, c->webhook_secret)))
 		goto fail;
 	s->n_shards = n;
 	for (unsigned i = 0; i < n; i++) {
@@ -283,6 +358,8 @@ fail:
 int gw_server_start(gw_server_t *s)
 {
 	gw__workers_prepare(s->cfg);
+	if (s->webhook && gw_webhook_start(s->webhook) < 0)
+		return -EAGAIN;
 	for (unsigned i = 0; i < s->n_shards; i++) {
 		int r = gw__worker_start(&s->shards[i].w);
 
@@ -323,6 +400,7 @@ int gw_server_stop(gw_server_t *s, unsigned timeout_ms)
 		return -ETIMEDOUT;
 	for (unsigned i = 0; i < s->n_shards; i++)
 		gw__worker_join(&s->shards[i].w);
+	gw_webhook_stop(s->webhook);
 	return 0;
 }
 
@@ -339,6 +417,8 @@ void gw_server_free(gw_server_t *s)
 	gw__clocks_free(s->clocks);
 	gw_registry_free(s->reg);
 	gw_sources_free(s->sources);
+	gw_webhook_free(s->webhook);
+	gw_events_free(s->events);
 	free(s->shards);
 	free(s->homes);
 	free(s);

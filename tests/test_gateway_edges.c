@@ -176,7 +176,8 @@ static void a_stalled_log_reader_does_not_freeze_calls(void **state)
 		chorus_sleep_until(next);
 	}
 	assert_true(gwt_metric(g.port, "chorus_log_dropped_total") > 0);
-	assert_int_equal(gwt_metric(g.port, "chorus_refused_total"), 200);
+	assert_int_equal(
+	    gwt_metric(g.port, "chorus_refused_total{code=\"1007\"}"), 200);
 	/* Read at last: the log says how much it lost. */
 	fcntl(rd, F_SETFL, O_NONBLOCK);
 	for (uint64_t dl = chorus_now_ns() + T * CHORUS_NS_PER_MS;
@@ -415,7 +416,8 @@ static void junk_cannot_keep_a_call_alive_with_good_frames_between(void **state)
 	assert_non_null(strstr(c.close_reason, "mostly bad frames"));
 	ws_free(&c);
 	WAIT_FOR(gwt_log_count(&g, "leave room=junk") == 1, T);
-	assert_int_equal(gwt_metric(g.port, "chorus_bad_frames_total"), 19);
+	assert_int_equal(
+	    gwt_metric(g.port, "chorus_bad_frames_total{kind=\"json\"}"), 19);
 	stop(&g);
 }
 
@@ -435,8 +437,11 @@ a_bad_frame_now_and_then_is_dropped_and_the_call_goes_on(void **state)
 	assert_false(c.closed);
 	ws_close(&c, 1000);
 	ws_free(&c);
-	WAIT_FOR(gwt_metric(g.port, "chorus_bad_frames_total") == 100, T);
-	assert_int_equal(gwt_metric(g.port, "chorus_bad_frames_total"), 100);
+	WAIT_FOR(gwt_metric(g.port, "chorus_bad_frames_total{kind=\"json\"}") ==
+		     100,
+		 T);
+	assert_int_equal(
+	    gwt_metric(g.port, "chorus_bad_frames_total{kind=\"json\"}"), 100);
 	stop(&g);
 }
 

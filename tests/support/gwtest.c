@@ -153,23 +153,35 @@ long gwt_log_value(gwt_proc_t *g, const char *needle, const char *key)
 
 long gwt_metric(uint16_t port, const char *name)
 {
-	char body[8192];
+	static char body[65536];
 	size_t len = strlen(name);
 	int st = ws_http_get(port, "/metrics", body, sizeof(body), 5000);
+	bool found = false;
+	long sum = 0;
 
 	if (st < 0)
 		return st;
 	if (st != 200)
 		return -EPROTO;
-	/* A whole line "name value": never a longer name that starts so. */
+	/* A whole line "name value" (never a longer name that starts so),
+	 * or, for a name without labels, every "name{...} value" summed. */
 	for (const char *line = body; line && *line;) {
 		if (!strncmp(line, name, len) && line[len] == ' ')
 			return strtol(line + len + 1, NULL, 10);
+		if (!strncmp(line, name, len) && line[len] == '{' &&
+		    !strchr(name, '{')) {
+			const char *v = strchr(line, '}');
+
+			if (v && v[1] == ' ') {
+				sum += strtol(v + 2, NULL, 10);
+				found = true;
+			}
+		}
 		line = strchr(line, '\n');
 		if (line)
 			line++;
 	}
-	return -ENOENT;
+	return found ? sum : -ENOENT;
 }
 
 int gwt_call(ws_client_t *c, uint16_t port, const char *path,

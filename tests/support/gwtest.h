@@ -40,9 +40,11 @@ int gwt_log_count2(gwt_proc_t *g, const char *a, const char *b);
  * after key (e.g. "dropped=") in it, or -1. */
 long gwt_log_value(gwt_proc_t *g, const char *needle, const char *key);
 
-/* Reads counter name (e.g. "chorus_frames_in_total") from GET /metrics on
- * port. Returns its value, or a negative errno: -ENOENT if there is no such
- * counter, -EPROTO if /metrics did not answer 200, or ws_http_get()'s. */
+/* Reads counter name (e.g. "chorus_frames_in_total", or one series,
+ * "chorus_refused_total{code=\"4001\"}") from GET /metrics on port; a name
+ * without labels whose family has labels gives the sum of its series. Returns
+ * its value, or a negative errno: -ENOENT if there is no such counter, -EPROTO
+ * if /metrics did not answer 200, or ws_http_get()'s. */
 long gwt_metric(uint16_t port, const char *name);
 
 /* Connects to path and sends "connected" and "start" for a call with the

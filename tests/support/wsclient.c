@@ -127,7 +127,7 @@ int ws_connect_hdr(ws_client_t *c, uint16_t port, const char *path,
 {
 	uint64_t deadline =
 	    chorus_now_ns() + (uint64_t)timeout_ms * CHORUS_NS_PER_MS;
-	char req[1024];
+	char req[2048];
 	char *end;
 	int n, r;
 
@@ -147,7 +147,12 @@ int ws_connect_hdr(ws_client_t *c, uint16_t port, const char *path,
 		if (c->rlen >= 4 &&
 		    (end = memmem(c->rbuf, c->rlen, "\r\n\r\n", 4))) {
 			size_t hl = (size_t)(end - (char *)c->rbuf) + 4;
+			size_t kl = hl < sizeof(c->response)
+					? hl
+					: sizeof(c->response) - 1;
 
+			memcpy(c->response, c->rbuf, kl);
+			c->response[kl] = '\0';
 			if (sscanf((char *)c->rbuf, "HTTP/1.%*d %d",
 				   &c->http_status) != 1)
 				c->http_status = 0;
@@ -390,7 +395,7 @@ int ws_http_request(uint16_t port, const char *method, const char *path,
 	/* Read to EOF (Connection: close) or deadline. */
 	while (!r)
 		r = fill(&c, deadline);
-	if (c.rlen && sscanf((char *)c.rbuf, "HTTP/1.%*d %d", &status) == 1) {
+	if (c.rlen && sscanf((char *)c.rbuf, "HTTP/1.1 %d", &status) == 1) {
 		if (body && cap) {
 			size_t bl = 0;
 
@@ -408,6 +413,13 @@ int ws_http_request(uint16_t port, const char *method, const char *path,
 	}
 	ws_free(&c);
 	return status ? status : (r < 0 ? r : -EPROTO);
+}
+
+int ws_http_get_hdr(uint16_t port, const char *path, const char *headers,
+		    char *body, size_t cap, int timeout_ms)
+{
+	return ws_http_request(port, "GET", path, headers, NULL, body, cap,
+			       timeout_ms);
 }
 
 int ws_http_get(uint16_t port, const char *path, char *body, size_t cap,

@@ -28,6 +28,7 @@ typedef struct ws_client {
 	int close_code; /* from the server's close frame; 1005 if none */
 	char close_reason[128];
 	bool closed;
+	char response[1024]; /* the handshake's response headers */
 } ws_client_t;
 
 /* When > 0, ws_connect() sets this SO_RCVBUF before connecting (a slow
@@ -82,6 +83,9 @@ uint16_t ws_free_port(void);
  * (NUL-terminated, truncated to cap) goes to body if not NULL. */
 int ws_http_get(uint16_t port, const char *path, char *body, size_t cap,
 		int timeout_ms);
+/* The same with extra request header lines (each ending in \r\n). */
+int ws_http_get_hdr(uint16_t port, const char *path, const char *headers,
+		    char *body, size_t cap, int timeout_ms);
 
 /*
  * One plain HTTP request: method, path, extra header lines (each ending in
