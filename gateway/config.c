@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "gateway/names.h"
+#include "gateway/sources.h"
 
 typedef enum opt_type {
 	OPT_UINT,
@@ -80,9 +81,43 @@ static const opt_t opts[] = {
      "JSON file that predefines rooms"},
     {"log-level", "CHORUS_LOG_LEVEL", OPT_LEVEL, OFF(log_level), 0, 0, 0, "L",
      "error, warn, info or debug"},
+    {"log-buffer", "CHORUS_LOG_BUFFER", OPT_UINT, OFF(log_buffer), 0, 4096,
+     67108864, "BYTES",
+     "log lines waiting for stderr; beyond it lines are dropped "
+     "(counted), never waited for"},
     {"start-timeout-ms", "CHORUS_START_TIMEOUT_MS", OPT_UINT,
      OFF(start_timeout_ms), 0, 1, 3600000, "MS",
      "close with 4008 when no start arrives in time"},
+    {"idle-timeout-ms", "CHORUS_IDLE_TIMEOUT_MS", OPT_UINT,
+     OFF(idle_timeout_ms), 0, 0, 86400000, "MS",
+     "close a joined call with 4008 when it sends nothing this long (0 = "
+     "never)"},
+    {"in-msg-rate", "CHORUS_IN_MSG_RATE", OPT_UINT, OFF(in_msg_rate), 0, 1,
+     1000000, "N",
+     "messages per second a call may send (the platform sends 50); the "
+     "excess is dropped, then the call closed 4029"},
+    {"in-byte-rate", "CHORUS_IN_BYTE_RATE", OPT_UINT, OFF(in_byte_rate), 0,
+     1024, 1073741824, "BYTES", "bytes per second a call may send"},
+    {"in-burst-ms", "CHORUS_IN_BURST_MS", OPT_UINT, OFF(in_burst_ms), 0, 1,
+     600000, "MS",
+     "a burst may carry this many ms of either rate at once (a platform "
+     "catching up after a stall)"},
+    {"max-per-source", "CHORUS_MAX_PER_SOURCE", OPT_UINT, OFF(max_per_source),
+     0, 0, 1000000, "N",
+     "connections open at once from one address, else 4029 (0 = no "
+     "limit; a provider calls from a pool of addresses)"},
+    {"handshakes-per-source", "CHORUS_HANDSHAKES_PER_SOURCE", OPT_UINT,
+     OFF(handshakes_per_source), 0, 0, 1000000, "N",
+     "WebSocket handshakes a second from one address (a second's worth "
+     "at once), else 4029 (0 = no limit)"},
+    {"max-password-failures", "CHORUS_MAX_PASSWORD_FAILURES", OPT_UINT,
+     OFF(max_password_failures), 0, 0, 1000000, "N",
+     "wrong room passwords a minute from one address; past them its "
+     "calls are refused with 4029 (0 = no limit)"},
+    {"trusted-proxy", "CHORUS_TRUSTED_PROXY", OPT_STR, OFF(trusted_proxy), 64,
+     0, 0, "CIDR",
+     "a peer in this network is a proxy: the last X-Forwarded-For hop is "
+     "the source"},
     {"max-frame", "CHORUS_MAX_FRAME", OPT_UINT, OFF(max_frame), 0, 1024,
      16777216, "BYTES", "largest WebSocket message, else 1009"},
     {"bad-frames", "CHORUS_BAD_FRAMES", OPT_UINT, OFF(bad_frames_max), 0, 1,
@@ -149,11 +184,19 @@ void gw_config_default(gw_config_t *c)
 	c->auto_create = true;
 	c->log_level = GW_LOG_INFO;
 	c->start_timeout_ms = 5000;
+	c->idle_timeout_ms = 10000;
+	c->in_msg_rate = 250;
+	c->in_byte_rate = 131072;
+	c->in_burst_ms = 10000;
+	c->max_per_source = 200;
+	c->handshakes_per_source = 100;
+	c->max_password_failures = 5;
 	c->max_frame = 65536;
 	c->bad_frames_max = 50;
 	c->out_queue = 4;
 	c->sndbuf = 65536;
 	c->batch_us = 1000;
+	c->log_buffer = 262144;
 	mix_settings_default(&c->mix);
 }
 
@@ -570,10 +613,19 @@ int gw_config_load_file(gw_config_t *c, const char *path, char *err)
 
 int gw_config_validate(const gw_config_t *c, char *err)
 {
+	gw_cidr_t net;
+
 	if (mix_settings_validate(&c->mix) < 0) {
 		snprintf(err, GW_ERR_LEN,
 			 "invalid mixer settings (is the "
 			 "jitter cap below the target?)");
+		return -EINVAL;
+	}
+	if (c->trusted_proxy[0] && gw_cidr_parse(c->trusted_proxy, &net) < 0) {
+		snprintf(err, GW_ERR_LEN,
+			 "--trusted-proxy '%s' is not an address or a CIDR "
+			 "network",
+			 c->trusted_proxy);
 		return -EINVAL;
 	}
 	if (!c->tls_cert[0] != !c->tls_key[0]) {

@@ -51,11 +51,20 @@ typedef struct gw_config {
 	char config_file[512];	   /* "" = none */
 	gw_log_level_t log_level;  /* info */
 	unsigned start_timeout_ms; /* 5000 */
-	unsigned max_frame;	   /* 65536 bytes */
-	unsigned bad_frames_max;   /* 50 bad media frames in a row */
-	unsigned out_queue;	   /* 4 frames queued per listener */
-	unsigned sndbuf;	   /* SO_SNDBUF of calls; 65536, 0 = kernel's */
+	unsigned idle_timeout_ms;  /* 10000; 0 = never */
+	unsigned in_msg_rate;	   /* 250 messages/s per call (5x real time) */
+	unsigned in_byte_rate;	   /* 131072 bytes/s per call (8x) */
+	unsigned in_burst_ms;	   /* 10000: a burst may carry this much */
+	unsigned max_per_source;   /* 200 connections from one address */
+	unsigned handshakes_per_source; /* 100 a second from one address */
+	unsigned max_password_failures; /* 5 a minute from one address */
+	char trusted_proxy[64];		/* CIDR, "" = none */
+	unsigned max_frame;		/* 65536 bytes */
+	unsigned bad_frames_max;	/* 50 bad media frames in a row */
+	unsigned out_queue;		/* 4 frames queued per listener */
+	unsigned sndbuf;       /* SO_SNDBUF of calls; 65536, 0 = kernel's */
 	unsigned batch_us;     /* 1000: a busy worker's pause between polls */
+	unsigned log_buffer;   /* 262144 bytes of lines waiting for stderr */
 	char admin_token[256]; /* "" = the admin API answers loopback only */
 	bool metrics_public;   /* /metrics needs no token */
 	char webhook[512];     /* "" = no webhook */

@@ -25,6 +25,12 @@
 #define STACK_ULAW 2048
 /* Samples handed to the mixer per push: 120 ms at 8 kHz, whole ms. */
 #define PUSH_SAMPLES 960
+/* Per-frame events (DTMF, bad frames) logged per call before the log says
+ * that it stops logging them; the leave line has their counts. */
+#define LOG_REPEAT_MAX 5
+/* A bad frame weighs this many good ones in bad_score: a call whose frames
+ * are more than a third bad ends, one at a time or in a run. */
+#define BAD_WEIGHT 2
 
 typedef enum conn_state {
 	CONN_WAIT_START = 0,
@@ -39,10 +45,12 @@ struct gw_conn {
 	gw_conn_t *prev, *next; /* the worker's calls */
 	conn_state_t state;
 	bool counted;			 /* in calls->total */
+	bool source_counted;		 /* in calls->sources */
 	bool signed_stream;		 /* a valid X-Twilio-Signature */
 	char room[GW_ROOM_NAME_MAX + 1]; /* from the path, else "" */
-	char peer[48];
+	char peer[48]; /* the source (sources.h): peer or proxied client */
 	uint64_t connected_ns;
+	uint64_t last_rx_ns; /* the last message's arrival (idle timeout) */
 
 	/* A message that arrived in pieces; grown to at most max_frame. */
 	char *rx;
@@ -63,6 +71,12 @@ struct gw_conn {
 	/* For the leave line. */
 	uint64_t frames_in, bad, bad_run, other_track, dtmf, marks;
 	uint64_t dropped_in;
+	uint64_t bad_score; /* + BAD_WEIGHT per bad frame, - 1 per good one */
+
+	/* The inbound rate (rate_ok()): each limit's theoretical arrival time
+	 * (GCRA), and messages dropped since both buckets were last full. */
+	uint64_t tat_msgs, tat_bytes;
+	uint64_t throttled, throttled_run;
 };
 
 /* Names each connection for commands (cmdq.h): never reused. */
@@ -97,12 +111,16 @@ end_call(gw_conn_t *c, int code, const char *fmt, ...)
 	snprintf(c->end, sizeof(c->end), "%d %s", code, reason);
 	c->end_code = code;
 	if (c->state == CONN_WAIT_START) {
+		gw_esc_t er, esid, ecall, epeer;
+
 		gw__count_refused(c->calls->n, code);
 		gw_info("refuse code=%d reason=\"%s\" room=%s streamSid=%s "
 			"callSid=%s peer=%s",
-			code, reason,
+			code, gw_log_esc(&er, reason),
 			c->start.room[0] ? c->start.room : c->room,
-			c->start.stream_sid, c->start.call_sid, c->peer);
+			gw_log_esc(&esid, c->start.stream_sid),
+			gw_log_esc(&ecall, c->start.call_sid),
+			gw_log_esc(&epeer, c->peer));
 	}
 	lws_close_reason(c->wsi, (enum lws_close_status)code,
 			 (unsigned char *)reason, (size_t)n);
@@ -112,15 +130,6 @@ end_call(gw_conn_t *c, int code, const char *fmt, ...)
 }
 
 /* --- admission --------------------------------------------------------- */
-
-static void printable(char *s)
-{
-	for (; *s; s++) {
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f ||
-		    *s == '"')
-			*s = '?';
-	}
-}
 
 /* The start message's customParameters (borrowed from root), or NULL. */
 static const json_t *custom_params(const void *root)
@@ -143,6 +152,7 @@ static int admission(gw_conn_t *c, const gw_start_t *st, const char *room)
 	unsigned flags = 0;
 
 	if (st->token && cfg->join_secret[0]) {
+		gw_esc_t erole, eid, esid, epeer;
 		gw_token_claims_t cl;
 		char why[64];
 
@@ -153,11 +163,12 @@ static int admission(gw_conn_t *c, const gw_start_t *st, const char *room)
 			return -EACCES;
 		}
 		token_ok = true;
-		printable(cl.identity);
 		gw_info("token accepted room=%s role=%s identity=%s "
 			"streamSid=%s peer=%s",
-			room, cl.role, cl.identity, c->start.stream_sid,
-			c->peer);
+			room, gw_log_esc(&erole, cl.role),
+			gw_log_esc(&eid, cl.identity),
+			gw_log_esc(&esid, c->start.stream_sid),
+			gw_log_esc(&epeer, c->peer));
 	}
 	if (cfg->twilio_auth_token[0] && !c->signed_stream && !token_ok) {
 		snprintf(c->end, sizeof(c->end),
@@ -193,15 +204,18 @@ static int on_start(gw_conn_t *c, const gw_msg_t *msg)
 	gw_calls_t *calls = c->calls;
 	int r;
 
+	/* Kept as sent: every log line escapes them (gw_log_esc()). */
 	c->start = *st;
 	c->start.token = NULL; /* borrowed from the message: not kept */
-	/* The Sids go on as the platform sent them (sid_json); the copies
-	 * kept for log lines must not be able to forge lines. */
-	printable(c->start.stream_sid);
-	printable(c->start.call_sid);
-	printable(c->start.account_sid);
 	if (atomic_load(calls->stopping))
 		return end_call(c, GW_CLOSE_GOING_AWAY, "server shutting down");
+	/* Before the password is looked at: no more guesses from here. */
+	if (gw_sources_pw_blocked(calls->sources, c->peer, chorus_now_ns())) {
+		gw__count(&calls->n->password_throttled, 1);
+		return end_call(c, GW_CLOSE_FULL,
+				"too many wrong passwords from %s: try later",
+				c->peer);
+	}
 	if (!room[0]) {
 		if (st->has_room && !st->room_valid)
 			return end_call(c, GW_CLOSE_INVALID,
@@ -230,6 +244,7 @@ static int on_start(gw_conn_t *c, const gw_msg_t *msg)
 	case 0:
 		break;
 	case -EACCES:
+		gw_sources_pw_failed(calls->sources, c->peer, chorus_now_ns());
 		return end_call(c, GW_CLOSE_BAD_PASSWORD,
 				"wrong password for room %s", room);
 	case -ENOENT:
@@ -248,12 +263,23 @@ static int on_start(gw_conn_t *c, const gw_msg_t *msg)
 	}
 	c->state = CONN_JOINED;
 	gw__outq_open(&c->out, c->sid_json);
-	lws_set_timer_usecs(c->wsi, LWS_SET_TIMER_USEC_CANCEL);
+	/* From here the timer watches for silence (on_timer()). */
+	lws_set_timer_usecs(c->wsi,
+			    cfg_of(c)->idle_timeout_ms
+				? (lws_usec_t)cfg_of(c)->idle_timeout_ms * 1000
+				: LWS_SET_TIMER_USEC_CANCEL);
 	gw__count(&calls->n->joined, 1);
 	calls->participants++;
-	gw_info("join room=%s seat=%u streamSid=%s callSid=%s peer=%s%s", room,
-		c->m.seat, st->stream_sid, st->call_sid, c->peer,
-		c->m.created ? " (room created)" : "");
+	{
+		gw_esc_t esid, ecall, epeer;
+
+		gw_info("join room=%s seat=%u streamSid=%s callSid=%s "
+			"peer=%s%s",
+			room, c->m.seat, gw_log_esc(&esid, st->stream_sid),
+			gw_log_esc(&ecall, st->call_sid),
+			gw_log_esc(&epeer, c->peer),
+			c->m.created ? " (room created)" : "");
+	}
 	if (c->m.created)
 		gw_events_room(calls->events, "room.created", room);
 	gw_events_joined(calls->events, room, c->m.seat, c->start.call_sid,
@@ -265,17 +291,50 @@ static int on_start(gw_conn_t *c, const gw_msg_t *msg)
 
 /* --- inbound ----------------------------------------------------------- */
 
-/* A bad frame after start: dropped and counted; a long run ends the call. */
+/* A good message after start ends a run of bad ones and pays one bad frame
+ * back by half. */
+static void good_frame(gw_conn_t *c)
+{
+	c->bad_run = 0;
+	if (c->bad_score)
+		c->bad_score--;
+}
+
+/*
+ * A bad frame after start: dropped and counted. A run of --bad-frames ends
+ * the call, and so does a stream that is more than a third bad for long
+ * (a good frame between bad ones does not keep junk alive): bad_score
+ * reaches BAD_WEIGHT * --bad-frames, where a run from a clean start would.
+ */
 static int bad_frame(gw_conn_t *c, gw_bad_frame_kind_t kind, const char *why)
 {
+	uint64_t good = c->frames_in + c->other_track + c->dtmf + c->marks;
+
 	c->bad++;
 	gw__count(&c->calls->n->bad_frames[kind], 1);
 	c->bad_run++;
-	gw_debug("bad frame streamSid=%s: %s", c->start.stream_sid, why);
+	c->bad_score += BAD_WEIGHT;
+	if (c->bad <= LOG_REPEAT_MAX && gw_log_enabled(GW_LOG_DEBUG)) {
+		gw_esc_t esid, ewhy;
+
+		gw_debug("bad frame streamSid=%s: %s%s",
+			 gw_log_esc(&esid, c->start.stream_sid),
+			 gw_log_esc(&ewhy, why),
+			 c->bad == LOG_REPEAT_MAX
+			     ? " (further bad frames of this call are not "
+			       "logged; its leave line counts them)"
+			     : "");
+	}
 	if (c->bad_run >= cfg_of(c)->bad_frames_max)
 		return end_call(c, GW_CLOSE_INVALID,
 				"%llu bad frames in a row, last: %.60s",
 				(unsigned long long)c->bad_run, why);
+	if (c->bad_score >= (uint64_t)BAD_WEIGHT * cfg_of(c)->bad_frames_max)
+		return end_call(c, GW_CLOSE_INVALID,
+				"mostly bad frames (%llu bad, %llu good), "
+				"last: %.50s",
+				(unsigned long long)c->bad,
+				(unsigned long long)good, why);
 	return 0;
 }
 
@@ -293,7 +352,7 @@ static int on_media(gw_conn_t *c, const gw_media_t *m)
 		 * mixed, counted. */
 		c->other_track++;
 		gw__count(&c->calls->n->other_track, 1);
-		c->bad_run = 0;
+		good_frame(c);
 		return 0;
 	}
 	if (B64_DECODED_MAX(m->payload.len) > cap) {
@@ -311,7 +370,7 @@ static int on_media(gw_conn_t *c, const gw_media_t *m)
 		return bad_frame(c, GW_BAD_BASE64, "payload is not base64");
 	c->frames_in++;
 	gw__count(&c->calls->n->frames_in, 1);
-	c->bad_run = 0;
+	good_frame(c);
 	for (long off = 0; off < n; off += PUSH_SAMPLES) {
 		size_t k = (size_t)(n - off) < PUSH_SAMPLES ? (size_t)(n - off)
 							    : PUSH_SAMPLES;
@@ -347,12 +406,17 @@ static int on_message_joined(gw_conn_t *c, const char *buf, size_t len)
 	case GW_EV_DTMF:
 		c->dtmf++;
 		gw__count(&c->calls->n->dtmf, 1);
-		c->bad_run = 0;
+		good_frame(c);
 		pthread_mutex_lock(&c->m.room->lock);
 		mix_participant_dtmf(c->m.p, msg.digit);
 		pthread_mutex_unlock(&c->m.room->lock);
-		gw_info("dtmf room=%s seat=%u digit=%c", c->m.room->name,
-			c->m.seat, msg.digit);
+		if (c->dtmf <= LOG_REPEAT_MAX)
+			gw_info("dtmf room=%s seat=%u digit=%c%s",
+				c->m.room->name, c->m.seat, msg.digit,
+				c->dtmf == LOG_REPEAT_MAX
+				    ? " (further digits of this call are not "
+				      "logged; its leave line counts them)"
+				    : "");
 		gw_events_dtmf(c->calls->events, c->m.room->name, c->m.seat,
 			       c->start.call_sid, c->start.stream_sid,
 			       msg.digit);
@@ -360,7 +424,7 @@ static int on_message_joined(gw_conn_t *c, const char *buf, size_t len)
 	case GW_EV_MARK:
 		c->marks++;
 		gw__count(&c->calls->n->marks, 1);
-		c->bad_run = 0;
+		good_frame(c);
 		break;
 	case GW_EV_STOP:
 		r = end_call(c, GW_CLOSE_NORMAL, "stop received");
@@ -437,6 +501,57 @@ static int rx_append(gw_conn_t *c, const void *in, size_t len)
 	return 0;
 }
 
+/*
+ * The inbound rate, as two GCRA buckets (messages and bytes) of
+ * --in-burst-ms each: a message passes if neither would overflow, and then
+ * costs 1 / --in-msg-rate s and len / --in-byte-rate s. Returns true if it
+ * passes. Nothing is allocated, two clock reads at most.
+ */
+static bool rate_ok(gw_conn_t *c, size_t len, uint64_t now)
+{
+	const gw_config_t *cfg = cfg_of(c);
+	uint64_t burst = (uint64_t)cfg->in_burst_ms * CHORUS_NS_PER_MS;
+	uint64_t cm = 1000000000ull / cfg->in_msg_rate;
+	uint64_t cb = (uint64_t)len * 1000000000ull / cfg->in_byte_rate;
+	uint64_t tm = c->tat_msgs > now ? c->tat_msgs : now;
+	uint64_t tb = c->tat_bytes > now ? c->tat_bytes : now;
+
+	if (tm == now && tb == now)
+		c->throttled_run = 0; /* both full again: a new start */
+	if (tm + cm - now > burst || tb + cb - now > burst)
+		return false;
+	c->tat_msgs = tm + cm;
+	c->tat_bytes = tb + cb;
+	return true;
+}
+
+/* A message over the rate: dropped unread and counted; once a second's
+ * worth (--in-msg-rate) has been dropped without the buckets filling up
+ * again, the call ends with 4029. */
+static int throttle(gw_conn_t *c)
+{
+	const gw_config_t *cfg = cfg_of(c);
+
+	c->throttled++;
+	gw__count(&c->calls->n->throttled_in, 1);
+	if (c->throttled_run++ == 0) {
+		gw_esc_t esid, epeer;
+
+		gw_info("throttle room=%s streamSid=%s peer=%s: faster than "
+			"%u messages/s or %u bytes/s, dropping the excess",
+			c->m.room ? c->m.room->name : c->room,
+			gw_log_esc(&esid, c->start.stream_sid),
+			gw_log_esc(&epeer, c->peer), cfg->in_msg_rate,
+			cfg->in_byte_rate);
+	}
+	if (c->throttled_run < cfg->in_msg_rate)
+		return 0;
+	gw__count(&c->calls->n->throttle_closes, 1);
+	return end_call(c, GW_CLOSE_FULL,
+			"too much: over %u messages/s or %u bytes/s",
+			cfg->in_msg_rate, cfg->in_byte_rate);
+}
+
 static int on_receive(gw_conn_t *c, const void *in, size_t len)
 {
 	size_t max = cfg_of(c)->max_frame;
@@ -446,6 +561,7 @@ static int on_receive(gw_conn_t *c, const void *in, size_t len)
 
 	if (c->state == CONN_CLOSING || c->out.failed)
 		return -1;
+	c->last_rx_ns = chorus_now_ns();
 	if (lws_frame_is_binary(c->wsi))
 		return end_call(c, GW_CLOSE_UNSUPPORTED,
 				"binary frames are not accepted: "
@@ -453,6 +569,10 @@ static int on_receive(gw_conn_t *c, const void *in, size_t len)
 	if (c->rx_len + len + remaining > max)
 		return end_call(c, GW_CLOSE_TOO_BIG,
 				"message larger than %zu bytes", max);
+	if (done && !rate_ok(c, c->rx_len + len, c->last_rx_ns)) {
+		c->rx_len = 0;
+		return throttle(c);
+	}
 	if (done && c->rx_len == 0)
 		return on_message(c, in, len); /* the usual case: no copy */
 	if (rx_append(c, in, len) < 0)
@@ -499,6 +619,7 @@ static int check_upgrade_signature(struct lws *wsi)
 {
 	const gw_config_t *cfg = ((gw_calls_t *)gw__worker_of(wsi)->data)->cfg;
 	char peer[48];
+	gw_esc_t epeer;
 	int r;
 
 	if (!cfg->twilio_auth_token[0])
@@ -508,7 +629,7 @@ static int check_upgrade_signature(struct lws *wsi)
 		return 0;
 	lws_get_peer_simple(wsi, peer, sizeof(peer));
 	gw_info("refuse http=403 reason=\"%s X-Twilio-Signature\" peer=%s",
-		r < 0 ? "invalid" : "missing", peer);
+		r < 0 ? "invalid" : "missing", gw_log_esc(&epeer, peer));
 	if (lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN,
 				   r < 0 ? "invalid X-Twilio-Signature"
 					 : "missing X-Twilio-Signature"))
@@ -523,8 +644,10 @@ static int check_upgrade_signature(struct lws *wsi)
  */
 static int on_filter(gw_conn_t *c, struct lws *wsi)
 {
-	const gw_config_t *cfg = ((gw_calls_t *)gw__worker_of(wsi)->data)->cfg;
-	char path[256];
+	gw_calls_t *calls = gw__worker_of(wsi)->data;
+	const gw_config_t *cfg = calls->cfg;
+	char path[256], peer[48], xff[256];
+	bool has_xff = false;
 
 	memset(c, 0, sizeof(*c));
 	if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) < 0 ||
@@ -533,7 +656,51 @@ static int on_filter(gw_conn_t *c, struct lws *wsi)
 	/* check_upgrade_signature() let through only valid or absent ones. */
 	c->signed_stream =
 	    cfg->twilio_auth_token[0] && stream_signature(wsi, cfg) > 0;
+	/* The source, while the headers are at hand. */
+	lws_get_peer_simple(wsi, peer, sizeof(peer));
+	if (calls->trusted->family)
+		has_xff = lws_hdr_copy(wsi, xff, sizeof(xff),
+				       WSI_TOKEN_X_FORWARDED_FOR) > 0;
+	gw_source_of(c->peer, peer, has_xff ? xff : NULL, calls->trusted);
 	return 0;
+}
+
+/*
+ * Before lws answers an upgrade (LWS_CALLBACK_HTTP_CONFIRM_UPGRADE): a path
+ * that is no call's gets an HTTP answer with the reason, not a dropped
+ * connection. Returns 0 to let the upgrade go on, 1 once it has answered
+ * (lws then ends the transaction), -1 to hang up.
+ */
+static int on_confirm_upgrade(struct lws *wsi)
+{
+	gw_calls_t *calls = gw__worker_of(wsi)->data;
+	char path[256], room[GW_ROOM_NAME_MAX + 1], peer[48];
+	unsigned status;
+	const char *why;
+	gw_esc_t epath, epeer;
+
+	if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) < 0)
+		path[0] = '\0'; /* too long: no call's path */
+	switch (gw_upgrade_path(path, room)) {
+	case 0:
+	case 1:
+		return check_upgrade_signature(wsi);
+	case -EINVAL:
+		status = HTTP_STATUS_BAD_REQUEST;
+		why = "invalid room name: 1-64 of [A-Za-z0-9._-]";
+		break;
+	default:
+		status = HTTP_STATUS_NOT_FOUND;
+		why = "no such path: connect to /rooms/ROOM or /";
+		break;
+	}
+	lws_get_peer_simple(wsi, peer, sizeof(peer));
+	gw__count(&calls->n->handshake_refused, 1);
+	gw_info("refuse http=%u reason=\"%s\" path=%s peer=%s", status, why,
+		gw_log_esc(&epath, path), gw_log_esc(&epeer, peer));
+	if (lws_return_http_status(wsi, status, why))
+		return -1;
+	return 1;
 }
 
 static int on_established(gw_conn_t *c, struct lws *wsi)
@@ -543,6 +710,7 @@ static int on_established(gw_conn_t *c, struct lws *wsi)
 	c->calls = calls;
 	c->wsi = wsi;
 	c->connected_ns = chorus_now_ns();
+	c->last_rx_ns = c->connected_ns;
 	c->info.id = atomic_fetch_add(&next_id, 1);
 	c->info.worker = calls->worker;
 	c->next = calls->list;
@@ -551,11 +719,26 @@ static int on_established(gw_conn_t *c, struct lws *wsi)
 	calls->list = c;
 	calls->live++;
 	gw__count(&calls->n->accepted, 1);
-	lws_get_peer_simple(wsi, c->peer, sizeof(c->peer));
+	if (!c->peer[0])
+		lws_get_peer_simple(wsi, c->peer, sizeof(c->peer));
 	c->counted = true;
 	if (atomic_fetch_add(calls->total, 1) >= cfg_of(c)->max_connections)
 		return end_call(c, GW_CLOSE_FULL,
 				"server full: too many connections");
+	switch (gw_sources_enter(calls->sources, c->peer, c->connected_ns)) {
+	case 0:
+		c->source_counted = true;
+		break;
+	case -EMFILE:
+		gw__count(&calls->n->source_refused, 1);
+		return end_call(c, GW_CLOSE_FULL,
+				"too many connections from %s", c->peer);
+	default:
+		gw__count(&calls->n->source_refused, 1);
+		return end_call(c, GW_CLOSE_FULL,
+				"too many handshakes from %s: try later",
+				c->peer);
+	}
 	if (atomic_load(calls->stopping))
 		return end_call(c, GW_CLOSE_GOING_AWAY, "server shutting down");
 	if (gw__outq_init(&c->out, calls->out, wsi) < 0)
@@ -595,27 +778,31 @@ static void on_closed(gw_conn_t *c)
 		unsigned seat = c->m.seat;
 		mix_participant_stats_t st;
 
+		gw_esc_t esid, ecall, eend;
+
 		strcpy(room, c->m.room->name);
 		gw_registry_leave(calls->reg, &c->m, &st);
 		calls->participants--;
 		gw__count(&calls->n->late_frames, st.frames_late);
 		gw__count(&calls->n->capped_frames, st.frames_dropped_cap);
 		gw__count(&calls->n->concealed_frames, st.frames_concealed);
-		gw_info(
-		    "leave room=%s seat=%u streamSid=%s callSid=%s "
-		    "in=%llu out=%llu bad=%llu dropped=%llu late=%llu "
-		    "capped=%llu concealed=%llu delay_max_ms=%u "
-		    "end=\"%s\"",
-		    room, seat, c->start.stream_sid, c->start.call_sid,
-		    (unsigned long long)c->frames_in,
-		    (unsigned long long)c->out.frames_out,
-		    (unsigned long long)c->bad, (unsigned long long)dropped_out,
-		    (unsigned long long)st.frames_late,
-		    (unsigned long long)st.frames_dropped_cap,
-		    (unsigned long long)st.frames_concealed, st.delay_max_ms,
-		    c->out.failed ? "write failed"
-		    : c->end[0]	  ? c->end
-				  : "connection lost");
+		gw_info("leave room=%s seat=%u streamSid=%s callSid=%s "
+			"in=%llu out=%llu bad=%llu dropped=%llu late=%llu "
+			"capped=%llu concealed=%llu delay_max_ms=%u dtmf=%llu "
+			"end=\"%s\"",
+			room, seat, gw_log_esc(&esid, c->start.stream_sid),
+			gw_log_esc(&ecall, c->start.call_sid),
+			(unsigned long long)c->frames_in,
+			(unsigned long long)c->out.frames_out,
+			(unsigned long long)c->bad,
+			(unsigned long long)dropped_out,
+			(unsigned long long)st.frames_late,
+			(unsigned long long)st.frames_dropped_cap,
+			(unsigned long long)st.frames_concealed,
+			st.delay_max_ms, (unsigned long long)c->dtmf,
+			gw_log_esc(&eend, c->out.failed ? "write failed"
+					  : c->end[0]	? c->end
+							: "connection lost"));
 		left_event(c, room, seat);
 	}
 	/* No clock can deliver to this call any more. */
@@ -630,11 +817,40 @@ static void on_closed(gw_conn_t *c)
 	calls->live--;
 	if (c->counted)
 		atomic_fetch_sub(calls->total, 1);
+	if (c->source_counted)
+		gw_sources_leave(calls->sources, c->peer);
 	free(c->rx);
 	free(c->big);
 	free(c->info.params);
 	c->info.params = NULL;
 	c->calls = NULL;
+}
+
+/* A joined call's timer: it ends the call once nothing has arrived for
+ * --idle-timeout-ms (the platform sends media all the time, silence
+ * included), else it is set again for the time that is left. */
+static int on_idle_check(gw_conn_t *c)
+{
+	uint64_t limit =
+	    (uint64_t)cfg_of(c)->idle_timeout_ms * CHORUS_NS_PER_MS;
+	uint64_t quiet = chorus_now_ns() - c->last_rx_ns;
+	gw_esc_t esid;
+
+	if (!limit)
+		return 0;
+	if (quiet < limit) {
+		lws_set_timer_usecs(c->wsi,
+				    (lws_usec_t)((limit - quiet) / 1000 + 1));
+		return 0;
+	}
+	gw__count(&c->calls->n->idle_timeouts, 1);
+	gw_info("idle room=%s seat=%u streamSid=%s: nothing received for "
+		"%llu ms",
+		c->m.room->name, c->m.seat,
+		gw_log_esc(&esid, c->start.stream_sid),
+		(unsigned long long)(quiet / CHORUS_NS_PER_MS));
+	return end_call(c, GW_CLOSE_TIMEOUT, "nothing received for %u ms",
+			cfg_of(c)->idle_timeout_ms);
 }
 
 static void close_soon(gw_conn_t *c, int code, const char *reason)
@@ -687,7 +903,7 @@ int gw__conn_callback(struct lws *wsi, enum lws_callback_reasons reason,
 
 	switch (reason) {
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-		return check_upgrade_signature(wsi);
+		return on_confirm_upgrade(wsi);
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		return on_filter(c, wsi);
 	case LWS_CALLBACK_ESTABLISHED:
@@ -704,6 +920,8 @@ int gw__conn_callback(struct lws *wsi, enum lws_callback_reasons reason,
 			return end_call(c, GW_CLOSE_TIMEOUT,
 					"no start within %u ms",
 					cfg_of(c)->start_timeout_ms);
+		if (c->state == CONN_JOINED)
+			return on_idle_check(c);
 		return 0;
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 		/* lws answers the close: no audio after it. */

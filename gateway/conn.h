@@ -3,8 +3,8 @@
  * the state machine that admits it to a room, feeds its audio to the mixer
  * and ends it with the close code docs/protocol.md gives.
  *
- *   upgrade   the path must be / or /rooms/<room> (a valid name); lws
- *             drops any other upgrade without a response
+ *   upgrade   the path must be / or /rooms/<room> (a valid name); any
+ *             other is answered 404, an invalid name 400 (gw_upgrade_path())
  *   WAIT_START  connected, mark, dtmf ignored; start joins the room
  *             (4001, 4004, 4029 refuse it); anything else, or no start
  *             within --start-timeout-ms, ends it (1007, 4008)
@@ -33,6 +33,7 @@
 #include "gateway/metrics.h"
 #include "gateway/outq.h"
 #include "gateway/room.h"
+#include "gateway/sources.h"
 
 typedef struct gw_conn gw_conn_t;
 
@@ -48,6 +49,8 @@ typedef struct gw_calls {
 	atomic_uint
 	    *total; /* connections on every worker (--max-connections) */
 	const atomic_int *stopping; /* new calls are refused with 1001 */
+	gw_sources_t *sources;	    /* per-address limits, all workers' */
+	const gw_cidr_t *trusted;   /* --trusted-proxy */
 	gw_events_t *events;	    /* joins, leaves, DTMF, talking */
 
 	/* The calls' own. */

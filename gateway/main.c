@@ -53,6 +53,8 @@ int main(int argc, char **argv)
 		return r > 0 ? 0 : 2;
 	}
 	gw_log_set_level(cfg.log_level);
+	if (gw_log_start(cfg.log_buffer) < 0)
+		gw_warn("cannot start the log writer: logging directly");
 	/* A peer that vanished must not kill the server on write. */
 	signal(SIGPIPE, SIG_IGN);
 	/* SIGINT/SIGTERM are blocked in every thread (the workers inherit the
@@ -67,6 +69,7 @@ int main(int argc, char **argv)
 		if (srv && gw_server_stop(srv, 1000) == 0)
 			gw_server_free(srv);
 		gw_config_free(&cfg);
+		gw_log_stop(1000);
 		return 1;
 	}
 	gw_info("room policy: %s%s%s",
@@ -87,10 +90,12 @@ int main(int argc, char **argv)
 	gw_info("signal %d: closing every call with 1001", sig);
 	if (gw_server_stop(srv, 900) < 0) {
 		gw_warn("workers did not stop in time; exiting anyway");
+		gw_log_stop(500);
 		_exit(0);
 	}
 	gw_server_free(srv);
 	gw_config_free(&cfg);
 	gw_info("stopped");
+	gw_log_stop(1000);
 	return 0;
 }

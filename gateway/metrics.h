@@ -63,6 +63,24 @@
 	  "Room frames dropped at the jitter buffer's cap.")                   \
 	X(concealed_frames, counter,                                           \
 	  "Room frames concealed because a talker's audio was missing.")       \
+	X(throttled_in, counter,                                               \
+	  "Inbound messages dropped for coming faster than --in-msg-rate or "  \
+	  "--in-byte-rate.")                                                   \
+	X(throttle_closes, counter,                                            \
+	  "Calls closed (4029) for staying over the inbound rate.")            \
+	X(source_refused, counter,                                             \
+	  "Connections refused (4029) over --max-per-source or "               \
+	  "--handshakes-per-source.")                                          \
+	X(password_throttled, counter,                                         \
+	  "Calls refused (4029) from an address past "                         \
+	  "--max-password-failures.")                                          \
+	X(handshake_refused, counter,                                          \
+	  "WebSocket upgrades answered 404 (unknown path) or 400 (invalid "    \
+	  "room name).")                                                       \
+	X(idle_timeouts, counter,                                              \
+	  "Calls closed (4008) for sending nothing for --idle-timeout-ms.")    \
+	X(log_dropped, total,                                                  \
+	  "Log lines dropped because stderr was not read fast enough.")        \
 	X(events_sent, counter,                                                \
 	  "Live events written to /api/events "                                \
 	  "subscribers.")                                                      \

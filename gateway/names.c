@@ -50,6 +50,15 @@ static int hexval(char c)
 	return -1;
 }
 
+int gw_upgrade_path(const char *path, char *out)
+{
+	int r = gw_room_from_path(path, out);
+
+	if (r >= 0 || !strncmp(path, "/rooms/", 7))
+		return r;
+	return -ENOENT;
+}
+
 int gw_room_from_path(const char *path, char *out)
 {
 	static const char prefix[] = "/rooms/";

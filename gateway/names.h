@@ -29,4 +29,13 @@ bool gw_password_equal(const char *a, const char *b);
  */
 int gw_room_from_path(const char *path, char *out);
 
+/*
+ * What a WebSocket upgrade on path asks for: a call on "/" (returns 0) or
+ * on a room's path (returns 1, the name in out as gw_room_from_path());
+ * -EINVAL for a room path with an invalid name (HTTP 400), -ENOENT for any
+ * other path (HTTP 404). The one place that says which paths upgrade: a
+ * new kind of WebSocket (say, an event stream) is one more case here.
+ */
+int gw_upgrade_path(const char *path, char *out);
+
 #endif /* CHORUS_GW_NAMES_H */

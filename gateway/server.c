@@ -58,6 +58,8 @@ struct gw_server {
 	unsigned n_shards;
 	atomic_uint n_conns;
 	atomic_int stopping;
+	gw_sources_t *sources;
+	gw_cidr_t trusted;
 };
 
 /*
@@ -249,6 +251,8 @@ static void metrics(void *data, gw_metrics_t *m)
 	m->rooms = rooms;
 	m->rooms_active = active;
 	m->workers = s->n_shards;
+	/* Counted by the log's own writer, not by a worker. */
+	m->log_dropped = gw_log_dropped();
 }
 
 static int shard_init(gw_server_t *s, unsigned i)
@@ -269,6 +273,8 @@ static int shard_init(gw_server_t *s, unsigned i)
 	sh->calls.n = &sh->n;
 	sh->calls.total = &s->n_conns;
 	sh->calls.stopping = &s->stopping;
+	sh->calls.sources = s->sources;
+	sh->calls.trusted = &s->trusted;
 	sh->calls.events = s->events;
 	sh->subs.cfg = s->cfg;
 	sh->subs.events = s->events;
@@ -322,9 +328,17 @@ gw_server_t *gw_server_new(const gw_config_t *c)
 	s->reg = gw_registry_new(c);
 	s->events = gw_events_new();
 	s->clocks = gw__clocks_new(n, room_idle, s, &s->stopping);
+	s->sources = gw_sources_new(&(gw_source_limits_t){
+	    .max_conns = c->max_per_source,
+	    .handshakes_per_s = c->handshakes_per_source,
+	    .pw_failures_per_min = c->max_password_failures,
+	});
+	if (c->trusted_proxy[0])
+		gw_cidr_parse(c->trusted_proxy, &s->trusted); /* validated */
 	s->api.reg = s->reg;
 	s->api.events = s->events;
-	if (!s->shards || !s->homes || !s->reg || !s->events || !s->clocks)
+	if (!s->shards || !s->homes || !s->reg || !s->events || !s->clocks ||
+	    !s->sources)
 		goto fail;
 	gw__clocks_on_talk(s->clocks, talk, s->events);
 	if (c->webhook[0] && !(s->webhook = gw_webhook_new(
@@ -403,6 +417,7 @@ void gw_server_free(gw_server_t *s)
 	}
 	gw__clocks_free(s->clocks);
 	gw_registry_free(s->reg);
+	gw_sources_free(s->sources);
 	gw_webhook_free(s->webhook);
 	gw_events_free(s->events);
 	free(s->shards);

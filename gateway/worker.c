@@ -32,11 +32,13 @@
 static void lws_log_emit(int level, const char *line)
 {
 	size_t n = strlen(line);
+	char esc[GW_LOG_ESC_MAX];
 
 	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 		n--;
-	gw_log(level == LLL_ERR ? GW_LOG_WARN : GW_LOG_DEBUG, "lws: %.*s",
-	       (int)n, line);
+	/* lws may quote a caller's request (its path, its headers). */
+	gw_log(level == LLL_ERR ? GW_LOG_WARN : GW_LOG_DEBUG, "lws: %s",
+	       gw_log_escape(esc, sizeof(esc), line, n));
 }
 
 /*

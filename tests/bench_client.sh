@@ -84,6 +84,7 @@ run() {
 	else
 		"$gateway" --port "$port" --workers 2 --log-level warn \
 			--max-connections $((n + 100)) --max-rooms $((rooms + 10)) \
+			--max-per-source 0 --handshakes-per-source 0 \
 			>"$tmp/server.log" 2>&1 &
 		expect=mix
 	fi

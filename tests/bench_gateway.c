@@ -97,8 +97,17 @@ int main(void)
 	unsigned seconds = env_or("CHORUS_BENCH_SECONDS", 15);
 	unsigned warmup = 3;
 	char workers[16], maxc[16];
-	const char *args[] = {"--workers", workers,	  "--max-connections",
-			      maxc,	   "--log-level", "warn",
+	/* Every call from 127.0.0.1: no per-source limits. */
+	const char *args[] = {"--workers",
+			      workers,
+			      "--max-connections",
+			      maxc,
+			      "--log-level",
+			      "warn",
+			      "--max-per-source",
+			      "0",
+			      "--handshakes-per-source",
+			      "0",
 			      NULL};
 	struct rlimit rl;
 	gwt_proc_t gw;

@@ -768,6 +768,7 @@ static void load_of_200_for_10_s_through_gateway_loses_nothing(void **state)
 	const char *extra[] = {"--participants", "200",	 "--rooms",    "50",
 			       "--talkers",	 "1",	 "--duration", "10",
 			       "--late-ms",	 "2000", NULL};
+	/* 200 callers from one address: no per-source limits. */
 	const char *const lenient[] = {"--window-ms",
 				       "1000",
 				       "--jitter-target-ms",
@@ -776,6 +777,10 @@ static void load_of_200_for_10_s_through_gateway_loses_nothing(void **state)
 				       "2000",
 				       "--out-queue",
 				       "7",
+				       "--max-per-source",
+				       "0",
+				       "--handshakes-per-source",
+				       "0",
 				       NULL};
 	long late, capped, concealed, refused, dropped_out, accounted;
 	char url[100];

@@ -27,7 +27,9 @@ static gwt_proc_t gw;
 
 static int setup(void **state)
 {
-	static const char *args[] = {"--workers", "2", NULL};
+	/* the_clock_ticks_every_20_ms listens, silent, for 10 s. */
+	static const char *args[] = {"--workers", "2", "--idle-timeout-ms",
+				     "60000", NULL};
 
 	return gwt_start(&gw, args) < 0 ? -1 : 0;
 }
