@@ -9,43 +9,45 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "gateway/names.h"
+#include "gateway/sources.h"
+
 /* Long enough for any configured token and a header's framing. */
 #define HDR_MAX 512
 
 bool gw_access_secret_equal(const char *want, const char *got)
 {
-	size_t n = strlen(want), m = strlen(got);
-	unsigned char diff = n != m;
-
-	for (size_t i = 0; i < n; i++)
-		diff |= (unsigned char)want[i] ^
-			(unsigned char)(i < m ? got[i] : 0);
-	return diff == 0;
+	return gw_password_equal(want, got);
 }
 
-static bool on_loopback(struct lws *wsi)
+static bool loopback_text(const char *addr)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	int fd = lws_get_socket_fd(wsi);
+	struct in6_addr a6;
+	struct in_addr a4;
 
-	if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
-		return false;
-	if (ss.ss_family == AF_INET) {
-		const struct sockaddr_in *in = (const void *)&ss;
-
-		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
-	}
-	if (ss.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const void *)&ss;
-		const uint8_t *a = in6->sin6_addr.s6_addr;
-		static const uint8_t mapped[12] = {0, 0, 0, 0, 0,    0,
-						   0, 0, 0, 0, 0xff, 0xff};
-
-		return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) ||
-		       (!memcmp(a, mapped, 12) && a[12] == 127);
-	}
+	if (inet_pton(AF_INET, addr, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, addr, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6) ||
+		       (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
 	return false;
+}
+
+bool gw_access_on_loopback(struct lws *wsi, const gw_config_t *c)
+{
+	char peer[GW_SOURCE_MAX], xff[256], src[GW_SOURCE_MAX];
+	gw_cidr_t trusted = {0};
+	bool has_xff = false;
+
+	lws_get_peer_simple(wsi, peer, sizeof(peer));
+	/* Behind a trusted proxy on this host, every request comes from
+	 * loopback: the client is the address the proxy forwards. */
+	if (c->trusted_proxy[0] &&
+	    gw_cidr_parse(c->trusted_proxy, &trusted) == 0)
+		has_xff = lws_hdr_copy(wsi, xff, sizeof(xff),
+				       WSI_TOKEN_X_FORWARDED_FOR) > 0;
+	gw_source_of(src, peer, has_xff ? xff : NULL, &trusted);
+	return loopback_text(src);
 }
 
 /* The token after "Bearer " in Authorization, into out. */
@@ -85,7 +87,7 @@ int gw_access_admin(struct lws *wsi, const gw_config_t *c, bool from_protocol)
 	char got[HDR_MAX];
 
 	if (!c->admin_token[0])
-		return on_loopback(wsi) ? 0 : -EPERM;
+		return gw_access_on_loopback(wsi, c) ? 0 : -EPERM;
 	if (bearer(wsi, got, sizeof(got)) &&
 	    gw_access_secret_equal(c->admin_token, got))
 		return 0;

@@ -30,6 +30,11 @@
  */
 int gw_access_admin(struct lws *wsi, const gw_config_t *c, bool from_protocol);
 
+/* Whether the client is on this host: its peer address, or behind a
+ * --trusted-proxy the address the proxy forwarded (X-Forwarded-For), is
+ * 127.0.0.0/8 or ::1. */
+bool gw_access_on_loopback(struct lws *wsi, const gw_config_t *c);
+
 /* Constant-time comparison of two NUL-terminated secrets (the time depends
  * on want's length only). */
 bool gw_access_secret_equal(const char *want, const char *got);

@@ -54,30 +54,6 @@ out:
 	return ret;
 }
 
-static bool peer_is_loopback(struct lws *wsi)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	int fd = lws_get_socket_fd(wsi);
-
-	if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
-		return false;
-	if (ss.ss_family == AF_INET) {
-		const struct sockaddr_in *in = (const void *)&ss;
-
-		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
-	}
-	if (ss.ss_family == AF_INET6) {
-		const struct in6_addr *a =
-		    &((const struct sockaddr_in6 *)(const void *)&ss)
-			 ->sin6_addr;
-
-		return IN6_IS_ADDR_LOOPBACK(a) ||
-		       (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
-	}
-	return false;
-}
-
 static gw_http_method_t method_of(struct lws *wsi)
 {
 	static const struct {
@@ -149,7 +125,7 @@ static int api_begin(struct lws *wsi, gw_http_req_t *rq, const char *uri,
 	rq->method = method_of(wsi);
 	rq->path_too_long = strlen(uri) >= sizeof(rq->path);
 	snprintf(rq->path, sizeof(rq->path), "%s", uri);
-	rq->loopback = peer_is_loopback(wsi);
+	rq->loopback = gw_access_on_loopback(wsi, h->cfg);
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION) > 0) {
 		rq->has_auth = true;
 		/* Too long to be the token: kept as a wrong one. */

@@ -617,6 +617,33 @@ static void x_forwarded_for_counts_only_from_the_trusted_proxy(void **state)
 	stop(&g);
 }
 
+/* Behind a proxy on this host every request comes from loopback: without
+ * an admin token, the admin endpoints must judge the forwarded client. */
+static void admin_endpoints_judge_the_client_a_proxy_forwards(void **state)
+{
+	static const char *trusted[] = {"--trusted-proxy", "127.0.0.0/8", NULL};
+	static const char *xff = "X-Forwarded-For: 203.0.113.9\r\n";
+	static const char *local = "X-Forwarded-For: 127.0.0.1\r\n";
+	char body[65536];
+	gwt_proc_t g;
+
+	start(&g, trusted);
+	assert_int_equal(ws_http_request(g.port, "GET", "/api/server", xff,
+					 NULL, body, sizeof(body), T),
+			 403);
+	assert_int_equal(
+	    ws_http_get_hdr(g.port, "/metrics", xff, body, sizeof(body), T),
+	    403);
+	/* The proxy's own requests, and a client on this host, are local. */
+	assert_int_equal(ws_http_request(g.port, "GET", "/api/server", NULL,
+					 NULL, body, sizeof(body), T),
+			 200);
+	assert_int_equal(ws_http_request(g.port, "GET", "/api/server", local,
+					 NULL, body, sizeof(body), T),
+			 200);
+	stop(&g);
+}
+
 /* --- HTTP answers at the handshake ------------------------------------ */
 
 static void an_upgrade_on_no_call_s_path_is_answered_404_or_400(void **state)
@@ -685,6 +712,7 @@ int main(void)
 	    cmocka_unit_test(wrong_passwords_are_throttled_per_address_4029),
 	    cmocka_unit_test(
 		x_forwarded_for_counts_only_from_the_trusted_proxy),
+	    cmocka_unit_test(admin_endpoints_judge_the_client_a_proxy_forwards),
 	    cmocka_unit_test(
 		an_upgrade_on_no_call_s_path_is_answered_404_or_400),
 	};
