@@ -344,7 +344,7 @@ static int on_media(gw_conn_t *c, const gw_media_t *m)
 	int16_t pcm[PUSH_SAMPLES];
 	uint8_t *ulaw = stack_ulaw;
 	size_t cap = sizeof(stack_ulaw);
-	uint64_t arrival = chorus_now_ns();
+	uint64_t arrival = c->last_rx_ns; /* on_receive() read the clock */
 	long n;
 
 	if (m->track.len != 7 || memcmp(m->track.p, "inbound", 7)) {
