@@ -52,8 +52,10 @@ static const opt_t opts[] = {
      OFF(max_connections), 0, 1, 1000000, "N", "maximum WebSocket connections"},
     {"max-rooms", "CHORUS_MAX_ROOMS", OPT_UINT, OFF(max_rooms), 0, 1, 1000000,
      "N", "maximum rooms"},
+    /* The mixer sums talkers in int32: 65,536 full-scale ones fit; a
+     * room is far smaller long before that. */
     {"max-per-room", "CHORUS_MAX_PER_ROOM", OPT_UINT, OFF(max_per_room), 0, 1,
-     100000, "N", "maximum participants per room"},
+     10000, "N", "maximum participants per room"},
     {"auto-create", "CHORUS_AUTO_CREATE", OPT_BOOL, OFF(auto_create), 0, 0, 0,
      NULL,
      "create rooms on first join (--no-auto-create: the same as "
@@ -118,8 +120,10 @@ static const opt_t opts[] = {
      0, 0, "CIDR",
      "a peer in this network is a proxy: the last X-Forwarded-For hop is "
      "the source"},
+    /* A call may keep a buffer of this size, and one for its decoded
+     * payload, for its life: 1 MiB (over 40 s of audio) bounds that. */
     {"max-frame", "CHORUS_MAX_FRAME", OPT_UINT, OFF(max_frame), 0, 1024,
-     16777216, "BYTES", "largest WebSocket message, else 1009"},
+     1048576, "BYTES", "largest WebSocket message, else 1009"},
     {"bad-frames", "CHORUS_BAD_FRAMES", OPT_UINT, OFF(bad_frames_max), 0, 1,
      1000000, "N", "bad media frames in a row that end a call"},
     {"out-queue", "CHORUS_OUT_QUEUE", OPT_UINT, OFF(out_queue), 0, 1, 7, "N",

@@ -340,6 +340,8 @@ static void bad_settings_are_refused_with_a_message(void **state)
 	char *bad_norm[] = {"gw", "--norm", "loud", NULL};
 	char *unknown[] = {"gw", "--frobnicate", NULL};
 	char *extra[] = {"gw", "stray", NULL};
+	char *huge_frame[] = {"gw", "--max-frame", "16777216", NULL};
+	char *huge_room[] = {"gw", "--max-per-room", "100000", NULL};
 	char err[GW_ERR_LEN];
 	gw_config_t c;
 
@@ -349,6 +351,11 @@ static void bad_settings_are_refused_with_a_message(void **state)
 	assert_int_equal(gw_config_from_args(&c, 3, bad_norm, err), -EINVAL);
 	assert_int_equal(gw_config_from_args(&c, 2, unknown, err), -EINVAL);
 	assert_int_equal(gw_config_from_args(&c, 2, extra, err), -EINVAL);
+	/* Bounded: a call's buffers for its life, the mixer's int32 sum. */
+	assert_int_equal(gw_config_from_args(&c, 3, huge_frame, err), -EINVAL);
+	assert_non_null(strstr(err, "--max-frame"));
+	assert_int_equal(gw_config_from_args(&c, 3, huge_room, err), -EINVAL);
+	assert_non_null(strstr(err, "--max-per-room"));
 	setenv("CHORUS_WORKERS", "many", 1);
 	assert_int_equal(gw_config_from_env(&c, err), -EINVAL);
 	assert_non_null(strstr(err, "CHORUS_WORKERS"));
