@@ -81,11 +81,9 @@ typedef struct mix_jitter {
 	int64_t last_end;    /* end of the last chunk, for ms-rounded stamps */
 
 	/* Drift: the earliest arrival ("lead", in samples) seen in the
-	 * current and the previous period; INT64_MIN when none. trend is
-	 * how much it moved from one period to the next (smoothed), and
-	 * max_fix the most samples one tick may drop or repeat. */
-	int64_t lead_cur, lead_prev, trend;
-	unsigned period_ticks, max_fix;
+	 * current and the previous period; INT64_MIN when none. */
+	int64_t lead_cur, lead_prev;
+	unsigned period_ticks;
 
 	unsigned concealed_run; /* consecutive concealed frames */
 

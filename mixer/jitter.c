@@ -27,18 +27,11 @@
  * Drift. Each chunk's lead (how early it came, relative to the anchor) is
  * measured at filing; the largest lead over the last one to two seconds is
  * the buffer's true headroom, since network delay only ever makes chunks
- * later. When it is more than 1 ms away from the target, adj moves toward
- * it, one sample per tick plus one for every further ms (at most max_fix,
- * 2.5% of a frame), and rd follows by dropping or repeating the quietest
- * sample in each of that many stretches of a frame. One sample a tick
- * (50 samples/s at 8 kHz) absorbs ±100 ppm (0.8 samples/s) or ±500 ppm
- * many times over; four absorb a caller whose clock is 2% off. It also
- * trims extra delay left by a first chunk that happened to arrive late.
- * A caller whose clock is slow sends audio ever later: its leads fall, so
- * the largest of the last 1-2 s is 1-2 s old and overstates the headroom
- * (by 20 ms at 1%), and chunks would come after their slot. So the lead's
- * trend from one period to the next is tracked, and when it falls each
- * period's largest lead is moved along it to now.
+ * later. When it is more than 1 ms away from the target, adj moves by one
+ * sample per tick, and rd follows by dropping or repeating the quietest
+ * sample of a frame. That absorbs ±100 ppm (0.8 samples/s at 8 kHz) with
+ * room to spare (up to 50 samples/s), and also trims extra delay left by a
+ * first chunk that happened to arrive late.
  *
  * Cap. Audio more than `cap` ahead of rd makes the oldest audio go: rd (and
  * adj with it) jumps forward. A chunk more than REANCHOR_MS behind (a
@@ -179,8 +172,6 @@ int mix__jb_init(mix_jitter_t *jb, const mix_settings_t *s)
 		return -ENOMEM;
 	}
 	jb->lead_cur = jb->lead_prev = NONE;
-	/* 2.5% of a frame: 4 samples of 160 (see the top). */
-	jb->max_fix = jb->frame / 40 > 1 ? jb->frame / 40 : 1;
 	return 0;
 }
 
@@ -203,7 +194,6 @@ static void anchor(mix_jitter_t *jb, const mix_chunk_t *c, int64_t pos,
 	jb->hi = jb->hi_start = jb->rd;
 	jb->hi_arrival = c->arrival_ns;
 	jb->lead_cur = jb->lead_prev = NONE;
-	jb->trend = 0;
 	jb->period_ticks = 0;
 	jb->anchored = true;
 }
@@ -308,48 +298,24 @@ void mix__jb_put(mix_jitter_t *jb, const mix_chunk_t *c, const int16_t *a,
 
 /* ---- playing ---- */
 
-/* The buffer's headroom now, in samples, or NONE: the largest lead of the
- * current and the previous period, each moved to now along a falling
- * trend (its largest lead is then its oldest; see the top). */
-static int64_t headroom(const mix_jitter_t *jb)
-{
-	int64_t cur = jb->lead_cur, prev = jb->lead_prev,
-		p = DRIFT_PERIOD_TICKS;
-
-	if (jb->trend < 0) { /* rare: only a slow clock needs the divisions */
-		if (cur != NONE)
-			cur += jb->trend * jb->period_ticks / p;
-		if (prev != NONE)
-			prev += jb->trend * (p + jb->period_ticks) / p;
-	}
-	return cur > prev ? cur : prev;
-}
-
-/* Moves adj toward the measured headroom (see the top). Returns how many
- * samples rd may move this tick to follow: at least 1. */
-static unsigned drift_control(mix_jitter_t *jb)
+/* Moves adj one sample toward the measured headroom (see the top). */
+static void drift_control(mix_jitter_t *jb)
 {
 	if (++jb->period_ticks >= DRIFT_PERIOD_TICKS) {
-		if (jb->lead_cur != NONE && jb->lead_prev != NONE)
-			jb->trend +=
-			    (jb->lead_cur - jb->lead_prev - jb->trend) / 2;
 		jb->period_ticks = 0;
 		jb->lead_prev = jb->lead_cur;
 		jb->lead_cur = NONE;
 	}
-	int64_t lead = headroom(jb);
-
+	int64_t lead =
+	    jb->lead_cur > jb->lead_prev ? jb->lead_cur : jb->lead_prev;
 	if (lead == NONE)
-		return 1;
-	int64_t err = lead - jb->adj, ms = jb->per_ms;
+		return;
+	int64_t err = lead - jb->adj;
 
-	if (err >= -ms && err <= ms) /* the usual case */
-		return 1;
-	int64_t step = 1 + ((err < 0 ? -err : err) - ms) / ms;
-
-	step = step < jb->max_fix ? step : jb->max_fix;
-	jb->adj += err > 0 ? step : -step;
-	return (unsigned)step;
+	if (err > (int64_t)jb->per_ms)
+		jb->adj++;
+	else if (err < -(int64_t)jb->per_ms)
+		jb->adj--;
 }
 
 static void conceal(mix_jitter_t *jb, int16_t *out, const int16_t *last)
@@ -378,25 +344,6 @@ static unsigned quietest(const int16_t *s, unsigned n)
 		}
 	}
 	return best;
-}
-
-/* Makes n - d samples of the n in src: drops (d > 0) or repeats (d < 0) the
- * quietest sample in each of |d| equal stretches of them. */
-static void resize(const int16_t *src, unsigned n, int d, int16_t *out)
-{
-	unsigned k = (unsigned)(d > 0 ? d : -d), o = 0;
-
-	for (unsigned i = 0; i < k; i++) {
-		unsigned a = n * i / k, b = n * (i + 1) / k;
-		unsigned q = a + quietest(src + a, b - a);
-		unsigned keep = d > 0 ? q - a : q - a + 1;
-		unsigned from = d > 0 ? q + 1 : q;
-
-		memcpy(out + o, src + a, keep * sizeof(*out));
-		o += keep;
-		memcpy(out + o, src + from, (b - from) * sizeof(*out));
-		o += b - from;
-	}
 }
 
 /* Reads n samples from pos (absent ones as 0) and forgets them. */
@@ -428,7 +375,7 @@ int mix__jb_take(mix_jitter_t *jb, uint64_t now_ns, int16_t *out,
 		memset(out, 0, f * sizeof(*out));
 		return MIX_JB_IDLE;
 	}
-	unsigned fix = drift_control(jb);
+	drift_control(jb);
 	int64_t p = slot(jb, now_ns);
 	int64_t lag = p - jb->rd;
 
@@ -466,25 +413,27 @@ int mix__jb_take(mix_jitter_t *jb, uint64_t now_ns, int16_t *out,
 		return MIX_JB_CONCEALED;
 	}
 
-	/* Correction toward the slot, at the quietest points. */
-	int d = 0;
-
-	if (lag != 0)
-		d = lag > fix		  ? (int)fix
-		    : lag < -(int64_t)fix ? -(int)fix
-					  : (int)lag;
-	int16_t src[MIX_MAX_FRAME_SAMPLES + MIX_MAX_FRAME_SAMPLES / 40];
+	/* One sample of correction toward the slot, at the quietest point. */
+	int d = lag > 0 ? 1 : lag < 0 ? -1 : 0;
+	int16_t src[MIX_MAX_FRAME_SAMPLES + 1];
 	unsigned n = (unsigned)((int)f + d);
 
 	if (d == 0) {
 		read_out(jb, jb->rd, n, out);
+	} else if (d > 0) {
+		read_out(jb, jb->rd, n, src);
+		unsigned q = quietest(src, n);
+
+		memcpy(out, src, q * sizeof(*out));
+		memcpy(out + q, src + q + 1, (f - q) * sizeof(*out));
+		jb->squeezed++;
 	} else {
 		read_out(jb, jb->rd, n, src);
-		resize(src, n, d, out);
-		if (d > 0)
-			jb->squeezed += (unsigned)d;
-		else
-			jb->stretched += (unsigned)-d;
+		unsigned q = quietest(src, n);
+
+		memcpy(out, src, (q + 1) * sizeof(*out));
+		memcpy(out + q + 1, src + q, (n - q) * sizeof(*out));
+		jb->stretched++;
 	}
 	jb->rd += n;
 	if (jb->concealed_run && jb->started) {
