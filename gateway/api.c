@@ -632,22 +632,16 @@ static const route_t *route(ctx_t *x, const char *path, char *who, size_t cap)
 
 static bool authorized(ctx_t *x)
 {
-	const char *token = x->api->cfg->admin_token;
-	const char *h = x->req->authorization;
-
-	if (!token[0]) {
-		if (x->req->loopback)
-			return true;
+	if (x->req->access == 0)
+		return true;
+	if (x->req->access == -EPERM)
 		fail(x, 403, "forbidden",
 		     "no --admin-token is set: the API answers loopback "
 		     "clients only");
-		return false;
-	}
-	if (h && !strncasecmp(h, "Bearer ", 7) &&
-	    gw_password_equal(h + 7, token))
-		return true;
-	fail(x, 401, "unauthorized",
-	     h ? "wrong token" : "send Authorization: Bearer <token>");
+	else
+		fail(x, 401, "unauthorized",
+		     x->req->has_auth ? "wrong token"
+				      : "send Authorization: Bearer <token>");
 	return false;
 }
 

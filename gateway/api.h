@@ -2,10 +2,10 @@
  * api.h - the admin HTTP API under /api/: JSON in and out (jansson), bearer
  * token access, the server, its rooms and their participants.
  *
- * This module turns one whole request (method, path, Authorization header,
- * whether the peer is on loopback, body) into one response (status and JSON
- * body); http.c does the lws side (reading the request and its body,
- * writing the answer). It knows nothing of lws.
+ * This module turns one whole request (method, path, the access decision
+ * of access.h, body) into one response (status and JSON body); http.c does
+ * the lws side (reading the request and its body, deciding access, writing
+ * the answer). It knows nothing of lws.
  *
  *   Access   with a token configured (--admin-token), every request needs
  *            "Authorization: Bearer <token>" (compared in constant time),
@@ -75,10 +75,13 @@ typedef struct gw_api {
 
 typedef struct gw_api_req {
 	gw_http_method_t method;
-	const char *path;	   /* "/api/...", without the query */
-	const char *authorization; /* the header's value, or NULL */
-	bool loopback;		   /* the peer is 127.0.0.0/8 or ::1 */
-	const char *body;	   /* may be NULL when body_len is 0 */
+	const char *path; /* "/api/...", without the query */
+	/* Access, as gw_access_admin() decided it: 0, -EACCES (a token is
+	 * configured and this one is missing or wrong: 401) or -EPERM (no
+	 * token configured and the client is not local: 403). */
+	int access;
+	bool has_auth;	  /* an Authorization header came (for the message) */
+	const char *body; /* may be NULL when body_len is 0 */
 	size_t body_len;
 } gw_api_req_t;
 

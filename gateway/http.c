@@ -98,8 +98,8 @@ static int api_dispatch(struct lws *wsi, gw_http_req_t *rq, const gw_http_t *h)
 	gw_api_req_t req = {
 	    .method = rq->method,
 	    .path = rq->path_too_long ? "/api/?" : rq->path,
-	    .authorization = rq->has_auth ? rq->auth : NULL,
-	    .loopback = rq->loopback,
+	    .access = rq->access,
+	    .has_auth = rq->has_auth,
 	    .body = rq->body,
 	    .body_len = rq->body_len,
 	};
@@ -125,14 +125,11 @@ static int api_begin(struct lws *wsi, gw_http_req_t *rq, const char *uri,
 	rq->method = method_of(wsi);
 	rq->path_too_long = strlen(uri) >= sizeof(rq->path);
 	snprintf(rq->path, sizeof(rq->path), "%s", uri);
-	rq->loopback = gw_access_on_loopback(wsi, h->cfg);
-	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION) > 0) {
-		rq->has_auth = true;
-		/* Too long to be the token: kept as a wrong one. */
-		if (lws_hdr_copy(wsi, rq->auth, sizeof(rq->auth),
-				 WSI_TOKEN_HTTP_AUTHORIZATION) < 0)
-			strcpy(rq->auth, "?");
-	}
+	/* The headers are at hand only now: the access rule (access.h),
+	 * the same as /metrics and /api/events, is decided here. */
+	rq->access = gw_access_admin(wsi, h->cfg, false);
+	rq->has_auth =
+	    lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION) > 0;
 	if (lws_hdr_copy(wsi, num, sizeof(num), WSI_TOKEN_HTTP_CONTENT_LENGTH) >
 	    0)
 		clen = atoll(num);

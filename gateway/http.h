@@ -42,10 +42,9 @@ typedef struct gw_http_req {
 	gw_http_method_t method;
 	char path[256];
 	bool path_too_long;
-	char auth[320]; /* the Authorization header */
-	bool has_auth;
-	bool loopback;
-	char *body; /* the body so far; owned */
+	int access;    /* gw_access_admin(): 0, -EACCES or -EPERM */
+	bool has_auth; /* an Authorization header came */
+	char *body;    /* the body so far; owned */
 	size_t body_len;
 	bool waiting_body; /* LWS_CALLBACK_HTTP came, the body is due */
 } gw_http_req_t;

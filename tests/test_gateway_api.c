@@ -8,7 +8,8 @@
  *
  * A client that is not on loopback (403 without a token) cannot be made
  * from this host: the tests show that loopback is answered without a token,
- * and the check itself (peer_is_loopback() in http.c) is a few lines.
+ * and the check itself is access.c's, which test_gateway_events and
+ * test_gateway_edges drive from another address and through a proxy.
  */
 #include <errno.h>
 #include <setjmp.h>
