@@ -204,13 +204,7 @@ static void fit_acc(const double *y, double *const ref[3], size_t at, size_t n,
 {
 	double ata[3][3] = {{0}}, aty[3] = {0}, a[3];
 
-	for (size_t i = at; i < at + n; i++) {
-		for (int r = 0; r < 3; r++) {
-			aty[r] += ref[r][i] * y[i];
-			for (int c = 0; c < 3; c++)
-				ata[r][c] += ref[r][i] * ref[c][i];
-		}
-	}
+	sim_normal3(y, ref, at, n, ata, aty);
 	/* A touch of ridge so a silent reference (speech pauses) fits 0. */
 	for (int r = 0; r < 3; r++)
 		ata[r][r] += 1.0 + 1e-9 * (ata[0][0] + ata[1][1] + ata[2][2]);
@@ -232,12 +226,7 @@ static void fit(const double *y, double *const ref[3], size_t at, size_t n,
 	double ata[3][3] = {{0}}, aty[3] = {0}, sig[3] = {0}, err = 0;
 
 	fit_acc(y, ref, at, n, sig, &err);
-	for (size_t i = at; i < at + n; i++)
-		for (int r = 0; r < 3; r++) {
-			aty[r] += ref[r][i] * y[i];
-			for (int c = 0; c < 3; c++)
-				ata[r][c] += ref[r][i] * ref[c][i];
-		}
+	sim_normal3(y, ref, at, n, ata, aty);
 	sim_solve3(ata, aty, a);
 	for (int c = 0; c < 3; c++)
 		sdr[c] = 10 * log10(sig[c] / err);

@@ -121,18 +121,7 @@ static int call_with(ws_client_t *c, const char *path, const char *headers,
 		 room ? "\"room\":\"" : "", room ? room : "", room ? "\"" : "",
 		 room && token ? "," : "", token ? "\"token\":\"" : "",
 		 token ? token : "", token ? "\"" : "");
-	r = ws_send_text(c, "{\"event\":\"connected\",\"protocol\":\"Call\","
-			    "\"version\":\"1.0.0\"}");
-	if (r < 0)
-		return r;
-	return ws_sendf(
-	    c,
-	    "{\"event\":\"start\",\"sequenceNumber\":\"1\",\"start\":{"
-	    "\"accountSid\":\"ACtest\",\"streamSid\":\"%s\",\"callSid\":"
-	    "\"CA%s\",\"tracks\":[\"inbound\"],\"customParameters\":{%s},"
-	    "\"mediaFormat\":{\"encoding\":\"audio/x-mulaw\","
-	    "\"sampleRate\":8000,\"channels\":1}},\"streamSid\":\"%s\"}",
-	    sid, sid, params, sid);
+	return gwt_start_call(c, sid, params);
 }
 
 /* Admission is proven by the first media frame. */

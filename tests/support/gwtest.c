@@ -184,6 +184,23 @@ long gwt_metric(uint16_t port, const char *name)
 	return found ? sum : -ENOENT;
 }
 
+int gwt_start_call(ws_client_t *c, const char *stream_sid, const char *params)
+{
+	int r = ws_send_text(c, "{\"event\":\"connected\",\"protocol\":"
+				"\"Call\",\"version\":\"1.0.0\"}");
+
+	if (r < 0)
+		return r;
+	return ws_sendf(
+	    c,
+	    "{\"event\":\"start\",\"sequenceNumber\":\"1\",\"start\":{"
+	    "\"accountSid\":\"ACtest\",\"streamSid\":\"%s\",\"callSid\":"
+	    "\"CA%s\",\"tracks\":[\"inbound\"],\"customParameters\":{%s},"
+	    "\"mediaFormat\":{\"encoding\":\"audio/x-mulaw\","
+	    "\"sampleRate\":8000,\"channels\":1}},\"streamSid\":\"%s\"}",
+	    stream_sid, stream_sid, params, stream_sid);
+}
+
 int gwt_call(ws_client_t *c, uint16_t port, const char *path,
 	     const char *stream_sid, const char *room, const char *password)
 {
@@ -193,22 +210,11 @@ int gwt_call(ws_client_t *c, uint16_t port, const char *path,
 	r = ws_connect(c, port, path, 5000);
 	if (r < 0)
 		return r;
-	r = ws_send_text(c, "{\"event\":\"connected\",\"protocol\":\"Call\","
-			    "\"version\":\"1.0.0\"}");
-	if (r < 0)
-		return r;
 	snprintf(params, sizeof(params), "%s%s%s%s%s%s%s",
 		 room ? "\"room\":\"" : "", room ? room : "", room ? "\"" : "",
 		 room && password ? "," : "", password ? "\"password\":\"" : "",
 		 password ? password : "", password ? "\"" : "");
-	return ws_sendf(
-	    c,
-	    "{\"event\":\"start\",\"sequenceNumber\":\"1\",\"start\":{"
-	    "\"accountSid\":\"ACtest\",\"streamSid\":\"%s\",\"callSid\":"
-	    "\"CA%s\",\"tracks\":[\"inbound\"],\"customParameters\":{%s},"
-	    "\"mediaFormat\":{\"encoding\":\"audio/x-mulaw\","
-	    "\"sampleRate\":8000,\"channels\":1}},\"streamSid\":\"%s\"}",
-	    stream_sid, stream_sid, params, stream_sid);
+	return gwt_start_call(c, stream_sid, params);
 }
 
 int gwt_send_media(ws_client_t *c, const char *stream_sid, uint32_t seq,

@@ -50,6 +50,12 @@ long gwt_metric(uint16_t port, const char *name);
 /* Connects to path and sends "connected" and "start" for a call with the
  * given room (NULL: none in customParameters) and password (NULL: none).
  * Returns 0 or a negative errno. */
+/* On a connected c: sends "connected" and "start" for stream_sid (callSid
+ * "CA" + stream_sid) with params, the members of customParameters as JSON
+ * text (e.g. "\"room\":\"a\""; "" for none). Returns 0 or a negative
+ * errno. */
+int gwt_start_call(ws_client_t *c, const char *stream_sid, const char *params);
+
 int gwt_call(ws_client_t *c, uint16_t port, const char *path,
 	     const char *stream_sid, const char *room, const char *password);
 

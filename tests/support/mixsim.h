@@ -162,6 +162,19 @@ static inline double sim_sdr_blocks(const double *y, const double *ref,
 	return 10 * log10(sig / (err + 1e-9));
 }
 
+/* Adds to ata and aty the normal equations of fitting y[at, at+n) with the
+ * three references (least squares: ata a = aty). */
+static inline void sim_normal3(const double *y, double *const ref[3], size_t at,
+			       size_t n, double ata[3][3], double aty[3])
+{
+	for (size_t i = at; i < at + n; i++)
+		for (int r = 0; r < 3; r++) {
+			aty[r] += ref[r][i] * y[i];
+			for (int c = 0; c < 3; c++)
+				ata[r][c] += ref[r][i] * ref[c][i];
+		}
+}
+
 /* Each of three talkers' level in y, in dB against its level alone: the
  * least-squares gains of y fitted with the three clean signals. */
 static inline void sim_levels(const double *y, double *const ref[3], size_t n,
@@ -169,12 +182,7 @@ static inline void sim_levels(const double *y, double *const ref[3], size_t n,
 {
 	double ata[3][3] = {{0}}, aty[3] = {0}, a[3];
 
-	for (size_t i = 0; i < n; i++)
-		for (int r = 0; r < 3; r++) {
-			aty[r] += ref[r][i] * y[i];
-			for (int c = 0; c < 3; c++)
-				ata[r][c] += ref[r][i] * ref[c][i];
-		}
+	sim_normal3(y, ref, 0, n, ata, aty);
 	sim_solve3(ata, aty, a);
 	for (int c = 0; c < 3; c++)
 		db[c] = 20 * log10(a[c] > 1e-9 ? a[c] : 1e-9);
